@@ -1,0 +1,57 @@
+"""Throughput of several models measured side by side: the models take turns within every
+round, so a burst of machine noise hits all of them alike, and the ratio is of medians."""
+import argparse
+import statistics
+import time
+from typing import Callable, Dict, Sequence
+
+import torch
+
+
+def _time(model: torch.nn.Module, x: torch.Tensor, iters: int) -> float:
+    start = time.perf_counter()
+    for _ in range(iters):
+        model(x)
+    return (time.perf_counter() - start) / iters
+
+
+@torch.inference_mode()
+def compare(models: Dict[str, torch.nn.Module], make_input: Callable[[int], torch.Tensor],
+            batch_sizes: Sequence[int] = (1, 32), rounds: int = 15, min_time: float = 0.2) -> dict:
+    """images/s per model and batch size: median over ``rounds`` interleaved rounds."""
+    results = {}
+    for bs in batch_sizes:
+        x = make_input(bs)
+        for m in models.values():  # warm-up, and choose iterations so a round lasts ~min_time
+            m.eval()(x)
+        t0 = _time(next(iter(models.values())), x, 1)
+        iters = max(1, int(min_time / max(t0, 1e-6)))
+        samples = {name: [] for name in models}
+        for r in range(rounds):
+            order = list(models.items())
+            if r % 2:
+                order.reverse()  # neither model always runs first
+            for name, m in order:
+                samples[name].append(bs / _time(m, x, iters))
+        results[bs] = {name: statistics.median(s) for name, s in samples.items()}
+        results[bs]['_spread'] = {name: max(s) / min(s) for name, s in samples.items()}
+    return results
+
+
+def report(title: str, results: dict, ours: str, ref: str) -> None:
+    print(f'{title}  (torch {torch.__version__}, threads={torch.get_num_threads()})')
+    print(f'{"batch":>5}  {ours + " img/s":>18}  {ref + " img/s":>18}  {"ratio":>6}')
+    for bs, r in results.items():
+        print(f'{bs:>5}  {r[ours]:>18.1f}  {r[ref]:>18.1f}  {r[ours] / r[ref]:>6.3f}')
+
+
+def parse_args(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--rounds', type=int, default=15)
+    parser.add_argument('--quick', action='store_true', help='few rounds, for a smoke run')
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds = 3
+    torch.set_num_threads(args.threads)
+    return args

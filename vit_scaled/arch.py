@@ -1,0 +1,252 @@
+"""The architecture value types: the few numbers the study scales, validated once.
+
+A backbone is built from one of these, the analytic cost model reads the same value, and the
+scaling engine produces new ones; so the cost of a model can never drift from the model itself.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence, Tuple, Union
+
+Size = Tuple[int, int]
+
+
+def _bad(field: str, value: Any, valid: str) -> ValueError:
+    return ValueError(f'{field}={value!r} is invalid: {valid}')
+
+
+def to_size(field: str, value: Union[int, Sequence[int]]) -> Size:
+    """An int or an (H, W) pair of positive ints, as OpenMMLab's ``img_size``."""
+    if isinstance(value, bool):
+        raise _bad(field, value, 'expected a positive int or an (H, W) pair')
+    if isinstance(value, int):
+        value = (value, value)
+    try:
+        h, w = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise _bad(field, value, 'expected a positive int or an (H, W) pair') from None
+    if h <= 0 or w <= 0 or len(tuple(value)) != 2:
+        raise _bad(field, value, 'expected a positive int or an (H, W) pair')
+    return h, w
+
+
+def _positive_int(field: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise _bad(field, value, 'expected a positive integer')
+    return value
+
+
+def _positive_float(field: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise _bad(field, value, 'expected a positive number')
+    return float(value)
+
+
+@dataclass(frozen=True)
+class DeiTArch:
+    """A plain ViT/DeiT: input resolution I, depth d, heads h, per-head dim e, MLP ratio r."""
+
+    depth: int = 12
+    num_heads: int = 3
+    head_dim: int = 64
+    mlp_ratio: float = 4.0
+    img_size: Size = (224, 224)
+    patch_size: int = 16
+    in_channels: int = 3
+    distilled: bool = False
+
+    def __post_init__(self):
+        _positive_int('depth', self.depth)
+        _positive_int('num_heads', self.num_heads)
+        _positive_int('head_dim', self.head_dim)
+        object.__setattr__(self, 'mlp_ratio', _positive_float('mlp_ratio', self.mlp_ratio))
+        _positive_int('patch_size', self.patch_size)
+        _positive_int('in_channels', self.in_channels)
+        size = to_size('img_size', self.img_size)
+        object.__setattr__(self, 'img_size', size)
+        if size[0] % self.patch_size or size[1] % self.patch_size:
+            raise _bad('img_size', size,
+                       f'each side must be a multiple of patch_size={self.patch_size}')
+
+    @property
+    def embed_dims(self) -> int:
+        return self.num_heads * self.head_dim
+
+    @property
+    def mlp_hidden(self) -> int:
+        return int(self.embed_dims * self.mlp_ratio)
+
+    @property
+    def grid(self) -> Size:
+        return (self.img_size[0] // self.patch_size, self.img_size[1] // self.patch_size)
+
+    @property
+    def num_prefix_tokens(self) -> int:
+        return 2 if self.distilled else 1
+
+    def replace(self, **changes) -> 'DeiTArch':
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d['img_size'] = list(self.img_size)
+        return d
+
+
+# Published DeiT shapes (Touvron et al., 2021, Table 1).
+DEIT_PRESETS = {
+    'deit-tiny': dict(depth=12, num_heads=3, head_dim=64, mlp_ratio=4.0),
+    'deit-small': dict(depth=12, num_heads=6, head_dim=64, mlp_ratio=4.0),
+    'deit-base': dict(depth=12, num_heads=12, head_dim=64, mlp_ratio=4.0),
+}
+_DEIT_ARCH_KEYS = ('depth', 'num_heads', 'head_dim', 'mlp_ratio')
+
+
+def _resolve(family: str, arch: Union[str, Mapping, Any], presets: dict, keys: Sequence[str]) -> dict:
+    if isinstance(arch, str):
+        if arch not in presets:
+            raise _bad('arch', arch, f'unknown {family} preset; choose one of {sorted(presets)}'
+                       ' or pass a dict')
+        return dict(presets[arch])
+    if isinstance(arch, Mapping):
+        unknown = set(arch) - set(keys)
+        missing = set(keys) - set(arch)
+        if unknown or missing:
+            raise _bad('arch', dict(arch), f'a {family} arch dict needs exactly the keys {list(keys)}'
+                       + (f'; unknown: {sorted(unknown)}' if unknown else '')
+                       + (f'; missing: {sorted(missing)}' if missing else ''))
+        return dict(arch)
+    raise _bad('arch', arch, f'expected a preset name {sorted(presets)}, a dict or a {family}Arch')
+
+
+def deit_arch(arch: Union[str, Mapping, DeiTArch] = 'deit-tiny', img_size=224, patch_size=16,
+              in_channels=3, distilled=False) -> DeiTArch:
+    """The ``DeiTArch`` that a backbone's mmpretrain-style arguments describe."""
+    if isinstance(arch, DeiTArch):
+        return arch
+    fields = _resolve('DeiT', arch, DEIT_PRESETS, _DEIT_ARCH_KEYS)
+    return DeiTArch(img_size=img_size, patch_size=patch_size, in_channels=in_channels,
+                    distilled=distilled, **fields)
+
+
+def _conv_out(n: int, kernel: int, stride: int, padding: int = 0) -> int:
+    """Output length of a convolution along one side (PyTorch's rounding: floor)."""
+    return (n + 2 * padding - kernel) // stride + 1
+
+
+@dataclass(frozen=True)
+class PiTArch:
+    """A pooling-based ViT: three stages of depths d1-d2-d3 with heads h-2h-4h of dim e each.
+
+    A strided convolution (``patch_size``, ``stride``) embeds the image; between stages a
+    depthwise convolution (kernel 3, stride 2, padding 1) halves the token grid (rounding up,
+    so 27 -> 14 -> 7 at 224) and doubles the width.
+    """
+
+    depths: Tuple[int, int, int] = (2, 6, 4)
+    base_heads: int = 2
+    head_dim: int = 32
+    mlp_ratio: float = 4.0
+    img_size: Size = (224, 224)
+    patch_size: int = 16
+    stride: int = 8
+    in_channels: int = 3
+    distilled: bool = False
+
+    POOL_KERNEL, POOL_STRIDE, POOL_PADDING = 3, 2, 1
+
+    def __post_init__(self):
+        depths = self.depths
+        if (isinstance(depths, (str, bytes)) or not isinstance(depths, Sequence)
+                or len(depths) != 3):
+            raise _bad('depths', depths, 'expected 3 positive ints, one per stage')
+        for d in depths:
+            if isinstance(d, bool) or not isinstance(d, int) or d <= 0:
+                raise _bad('depths', depths, 'expected 3 positive ints, one per stage')
+        object.__setattr__(self, 'depths', tuple(depths))
+        _positive_int('base_heads', self.base_heads)
+        _positive_int('head_dim', self.head_dim)
+        object.__setattr__(self, 'mlp_ratio', _positive_float('mlp_ratio', self.mlp_ratio))
+        _positive_int('patch_size', self.patch_size)
+        _positive_int('stride', self.stride)
+        if self.stride > self.patch_size:
+            raise _bad('stride', self.stride,
+                       f'must not exceed patch_size={self.patch_size} (pixels would be skipped)')
+        _positive_int('in_channels', self.in_channels)
+        size = to_size('img_size', self.img_size)
+        object.__setattr__(self, 'img_size', size)
+        if min(size) < self.patch_size:
+            raise _bad('img_size', size, f'each side must be at least patch_size={self.patch_size}')
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.depths)
+
+    @property
+    def num_layers(self) -> int:
+        return sum(self.depths)
+
+    @property
+    def heads(self) -> Tuple[int, ...]:
+        return tuple(self.base_heads * 2 ** i for i in range(self.num_stages))
+
+    @property
+    def embed_dims(self) -> Tuple[int, ...]:
+        return tuple(h * self.head_dim for h in self.heads)
+
+    @property
+    def mlp_hidden(self) -> Tuple[int, ...]:
+        return tuple(int(c * self.mlp_ratio) for c in self.embed_dims)
+
+    @property
+    def strides(self) -> Tuple[int, ...]:
+        """Nominal downsampling of each stage's feature map (the grids round up, see ``grids``)."""
+        return tuple(self.stride * self.POOL_STRIDE ** i for i in range(self.num_stages))
+
+    def grids_for(self, img_size) -> Tuple[Size, ...]:
+        """The token grid (H, W) of each stage for an input of ``img_size``, as the convs give it."""
+        grid = tuple(_conv_out(n, self.patch_size, self.stride) for n in to_size('img_size', img_size))
+        grids = [grid]
+        for _ in range(1, self.num_stages):
+            grid = tuple(_conv_out(n, self.POOL_KERNEL, self.POOL_STRIDE, self.POOL_PADDING)
+                         for n in grid)
+            grids.append(grid)
+        return tuple(grids)
+
+    @property
+    def grids(self) -> Tuple[Size, ...]:
+        return self.grids_for(self.img_size)
+
+    @property
+    def num_prefix_tokens(self) -> int:
+        return 2 if self.distilled else 1
+
+    def replace(self, **changes) -> 'PiTArch':
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d['depths'] = list(self.depths)
+        d['img_size'] = list(self.img_size)
+        return d
+
+
+# Published PiT shapes (Heo et al., 2021, Table 1; timm's pit_ti_224 ... pit_b_224).
+PIT_PRESETS = {
+    'pit-ti': dict(depths=(2, 6, 4), base_heads=2, head_dim=32, mlp_ratio=4.0, patch_size=16, stride=8),
+    'pit-xs': dict(depths=(2, 6, 4), base_heads=2, head_dim=48, mlp_ratio=4.0, patch_size=16, stride=8),
+    'pit-s': dict(depths=(2, 6, 4), base_heads=3, head_dim=48, mlp_ratio=4.0, patch_size=16, stride=8),
+    'pit-b': dict(depths=(3, 6, 4), base_heads=4, head_dim=64, mlp_ratio=4.0, patch_size=14, stride=7),
+}
+_PIT_ARCH_KEYS = ('depths', 'base_heads', 'head_dim', 'mlp_ratio', 'patch_size', 'stride')
+
+
+def pit_arch(arch: Union[str, Mapping, PiTArch] = 'pit-ti', img_size=224, in_channels=3,
+             distilled=False) -> PiTArch:
+    """The ``PiTArch`` that a backbone's arguments describe (patch size and stride are part of
+    the arch here: PiT-B's 14/7 differs from the others' 16/8)."""
+    if isinstance(arch, PiTArch):
+        return arch
+    fields = _resolve('PiT', arch, PIT_PRESETS, _PIT_ARCH_KEYS)
+    return PiTArch(img_size=img_size, in_channels=in_channels, distilled=distilled, **fields)

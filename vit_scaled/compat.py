@@ -1,0 +1,55 @@
+"""Workarounds for upstream bugs, applied once by ``import vit_scaled``. Each names its bug and
+when it can go."""
+import importlib.util
+import os
+import sys
+import types
+
+
+def allow_mmengine_checkpoints() -> None:
+    """torch >= 2.6 loads with ``weights_only=True``; mmengine 0.10.7 calls ``torch.load`` without
+    saying, and its checkpoints hold a few non-tensor objects (the message hub's ``HistoryBuffer``,
+    numpy arrays and scalars in ``meta``), so ``load_checkpoint`` and ``--resume`` fail with
+    ``UnpicklingError``. We allow-list exactly those types; anything else (a pickled callable, say)
+    is still refused by torch before it runs. Delete when mmengine allow-lists its own types."""
+    import numpy as np
+    import torch
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
+    dtype_classes = [type(np.dtype(t)) for t in
+                     (np.float64, np.float32, np.float16, np.int64, np.int32, np.int8, np.uint8, np.bool_)]
+    torch.serialization.add_safe_globals(
+        [HistoryBuffer, multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
+        + dtype_classes)
+
+
+class _MissingDRN:
+    """Stands in for mmaction2's DRN, whose code the 1.2.0 release does not ship."""
+
+    def __init__(self, *args, **kwargs):
+        raise RuntimeError('DRN is missing from the mmaction2 1.2.0 release '
+                           '(mmaction/models/localizers/drn is not in its wheel or sdist)')
+
+
+def patch_mmaction_drn() -> None:
+    """mmaction2 1.2.0's ``localizers/__init__.py`` imports ``.drn.drn``, a package that its wheel
+    and sdist lack, so ``import mmaction.models`` raises ``ModuleNotFoundError``. We register empty
+    modules under those names whose ``DRN`` raises if anyone builds it. Delete when mmaction2
+    ships the package (any release after 1.2.0 that contains ``localizers/drn``)."""
+    spec = importlib.util.find_spec('mmaction')
+    if spec is None or not spec.submodule_search_locations:
+        return
+    root = list(spec.submodule_search_locations)[0]
+    if os.path.isdir(os.path.join(root, 'models', 'localizers', 'drn')):
+        return
+    for name in ('mmaction.models.localizers.drn', 'mmaction.models.localizers.drn.drn'):
+        if name not in sys.modules:
+            module = types.ModuleType(name, _MissingDRN.__doc__)
+            module.__path__ = []  # a package, so that '.drn.drn' resolves below it
+            module.DRN = _MissingDRN
+            sys.modules[name] = module
+
+
+allow_mmengine_checkpoints()
+patch_mmaction_drn()

@@ -1,0 +1,107 @@
+"""Transformer layers shared by every backbone of the package.
+
+Module names follow timm's ``vision_transformer.Block`` (``norm1``, ``attn.qkv``, ``mlp.fc1`` ...)
+so that timm state dicts load with no key renaming.
+"""
+from typing import Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmcv.cnn.bricks import DropPath
+from torch import nn
+
+
+class Attention(nn.Module):
+    """Global multi-head self-attention through ``F.scaled_dot_product_attention``."""
+
+    def __init__(self, embed_dims: int, num_heads: int, qkv_bias: bool = True,
+                 attn_drop: float = 0., proj_drop: float = 0.):
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.attn_drop = attn_drop
+        self.proj_drop = nn.Dropout(proj_drop) if proj_drop > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, N, C = x.shape
+        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+        x = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.attn_drop if self.training else 0.)
+        return self.proj_drop(self.proj(x.transpose(1, 2).reshape(B, N, C)))
+
+
+class Mlp(nn.Module):
+
+    def __init__(self, embed_dims: int, hidden_dims: int, drop: float = 0.):
+        super().__init__()
+        self.fc1 = nn.Linear(embed_dims, hidden_dims)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dims, embed_dims)
+        self.drop = nn.Dropout(drop) if drop > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + MSA(LN(x)), then x + MLP(LN(x))."""
+
+    def __init__(self, embed_dims: int, num_heads: int, mlp_hidden: int, qkv_bias: bool = True,
+                 drop_rate: float = 0., attn_drop_rate: float = 0., drop_path_rate: float = 0.):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(embed_dims, eps=1e-6)
+        self.attn = Attention(embed_dims, num_heads, qkv_bias, attn_drop_rate, drop_rate)
+        self.norm2 = nn.LayerNorm(embed_dims, eps=1e-6)
+        self.mlp = Mlp(embed_dims, mlp_hidden, drop_rate)
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x)))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+def resize_pos_embed(pos_embed: torch.Tensor, src_grid: Sequence[int], dst_grid: Sequence[int],
+                     num_prefix_tokens: int = 0, mode: str = 'bicubic') -> torch.Tensor:
+    """Resize a (1, prefix + H*W, C) position embedding from one token grid to another.
+
+    The prefix (class / distillation) positions are kept as they are; the grid part is
+    interpolated as DeiT does when fine-tuning at 384 (bicubic, corners not aligned).
+    """
+    src_grid, dst_grid = tuple(src_grid), tuple(dst_grid)
+    if src_grid == dst_grid:
+        return pos_embed
+    prefix, grid = pos_embed[:, :num_prefix_tokens], pos_embed[:, num_prefix_tokens:]
+    if grid.shape[1] != src_grid[0] * src_grid[1]:
+        raise ValueError(f'pos_embed has {grid.shape[1]} grid positions, which is not the '
+                         f'src_grid {src_grid} ({src_grid[0] * src_grid[1]} positions)')
+    C = grid.shape[-1]
+    grid = grid.reshape(1, *src_grid, C).permute(0, 3, 1, 2)
+    grid = resize_grid(grid, dst_grid, mode)
+    return torch.cat([prefix, grid.flatten(2).transpose(1, 2)], dim=1)
+
+
+def resize_grid(grid: torch.Tensor, dst_grid: Tuple[int, int], mode: str = 'bicubic') -> torch.Tensor:
+    """Resize a (1, C, H, W) embedding; interpolation runs in fp32, as timm does."""
+    if tuple(grid.shape[-2:]) == tuple(dst_grid):
+        return grid
+    smooth = mode in ('bilinear', 'bicubic')
+    downsizing = dst_grid[0] < grid.shape[-2] or dst_grid[1] < grid.shape[-1]
+    out = F.interpolate(grid.float(), size=tuple(dst_grid), mode=mode,
+                        align_corners=False if smooth else None,
+                        antialias=smooth and downsizing)
+    return out.to(grid.dtype)
+
+
+def format_tokens(x: torch.Tensor, out_type: str, num_prefix_tokens: int,
+                  grid: Sequence[int]) -> torch.Tensor:
+    """One backbone output from (B, prefix + H*W, C) tokens: ``raw`` as is, ``cls_token`` (B, C),
+    ``avg_featmap`` (B, C) or ``featmap`` (B, C, H, W, a view: no copy)."""
+    if out_type == 'raw':
+        return x
+    if out_type == 'cls_token':
+        return x[:, 0]
+    patches = x[:, num_prefix_tokens:]
+    if out_type == 'avg_featmap':
+        return patches.mean(dim=1)
+    return patches.transpose(1, 2).reshape(x.shape[0], -1, *grid)
