@@ -13,7 +13,7 @@ from torch import nn
 
 from ..arch import DeiTArch, deit_arch
 from .checkpoint import StateDict, load_pretrained
-from .layers import Block, resize_pos_embed
+from .layers import Block, format_tokens, resize_pos_embed
 
 OUT_TYPES = ('raw', 'cls_token', 'featmap', 'avg_featmap')
 
@@ -177,15 +177,5 @@ class DeiTScaled(BaseModule):
             if i == last:
                 x = self.norm(x)
             if i in self.out_indices:
-                outs.append(self._format(x, grid))
+                outs.append(format_tokens(x, self.out_type, self.num_prefix_tokens, grid))
         return tuple(outs)
-
-    def _format(self, x: torch.Tensor, grid) -> torch.Tensor:
-        if self.out_type == 'raw':
-            return x
-        if self.out_type == 'cls_token':
-            return x[:, 0]
-        patches = x[:, self.num_prefix_tokens:]
-        if self.out_type == 'avg_featmap':
-            return patches.mean(dim=1)
-        return patches.transpose(1, 2).reshape(x.shape[0], -1, *grid)

@@ -66,7 +66,7 @@ def resize_pos_embed(pos_embed: torch.Tensor, src_grid: Sequence[int], dst_grid:
     """Resize a (1, prefix + H*W, C) position embedding from one token grid to another.
 
     The prefix (class / distillation) positions are kept as they are; the grid part is
-    interpolated as DeiT does when fine-tuning at 384 (bicubic, corners not aligned).
+    interpolated (bicubic by default, as DeiT's fine-tuning at 384).
     """
     src_grid, dst_grid = tuple(src_grid), tuple(dst_grid)
     if src_grid == dst_grid:
@@ -82,14 +82,14 @@ def resize_pos_embed(pos_embed: torch.Tensor, src_grid: Sequence[int], dst_grid:
 
 
 def resize_grid(grid: torch.Tensor, dst_grid: Tuple[int, int], mode: str = 'bicubic') -> torch.Tensor:
-    """Resize a (1, C, H, W) embedding; interpolation runs in fp32, as timm does."""
+    """Resize a (1, C, H, W) embedding in fp32. Smooth modes use the antialiased kernel, as timm
+    does when it adapts a checkpoint to another resolution, so timm's weights resized by timm
+    and by us agree (PyTorch's antialiased bicubic is the a=-0.5 kernel, also when enlarging)."""
     if tuple(grid.shape[-2:]) == tuple(dst_grid):
         return grid
     smooth = mode in ('bilinear', 'bicubic')
-    downsizing = dst_grid[0] < grid.shape[-2] or dst_grid[1] < grid.shape[-1]
     out = F.interpolate(grid.float(), size=tuple(dst_grid), mode=mode,
-                        align_corners=False if smooth else None,
-                        antialias=smooth and downsizing)
+                        align_corners=False if smooth else None, antialias=smooth)
     return out.to(grid.dtype)
 
 
