@@ -19,9 +19,24 @@ def allow_mmengine_checkpoints() -> None:
     multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
     dtype_classes = [type(np.dtype(t)) for t in
                      (np.float64, np.float32, np.float16, np.int64, np.int32, np.int8, np.uint8, np.bool_)]
+    # HistoryBuffer pickles its statistics methods as ``getattr(HistoryBuffer, 'min')``. A real
+    # ``getattr`` would open every object's attributes (and so arbitrary code) to a checkpoint;
+    # the stand-in resolves only those methods.
     torch.serialization.add_safe_globals(
         [HistoryBuffer, multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
-        + dtype_classes)
+        + dtype_classes
+        + [(_history_buffer_getattr, name) for name in ('builtins.getattr', '__builtin__.getattr')])
+
+
+def _history_buffer_getattr(obj, name):
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    # The four built-in statistics, plus any registered through ``register_statistics``.
+    if obj is HistoryBuffer and name in {'min', 'max', 'current', 'mean',
+                                         *HistoryBuffer._statistics_methods}:
+        return getattr(HistoryBuffer, name)
+    raise RuntimeError(f'checkpoint asks for getattr({obj!r}, {name!r}); only the statistics '
+                       'methods of mmengine\'s HistoryBuffer are allowed')
 
 
 class _MissingDRN:
