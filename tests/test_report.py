@@ -1,0 +1,109 @@
+"""The accuracy-vs-cost report (table, Pareto plot, collecting mmengine work dirs) and
+publishing a checkpoint."""
+import json
+import os
+import os.path as osp
+import runpy
+import sys
+
+import pytest
+import torch
+
+from vit_scaled.publish import RESUME_ONLY, publish, sha256_of
+from vit_scaled.report import (Entry, collect, last_metrics, markdown_table, pareto_front,
+                               pareto_plot, write_report)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DIGITS = osp.join(ROOT, 'configs', 'classification', 'deit-tiny_digits.py')
+
+
+def entries():
+    return [Entry('a', 'scaled', 'I16 d6 h3 e64 r4', 40e6, 2e6, 1.0, 90.0, budget='flops=46M'),
+            Entry('b', 'scaled', 'I12 d8 h3 e64 r4', 45e6, 2.5e6, 1.2, 93.0),
+            Entry('c', 'baseline', 'I16 d12 h2 e64 r4', 41e6, 2.4e6, 1.1, 88.5),
+            Entry('d', 'baseline', None, 90e6, 5e6, None, 95.0)]
+
+
+def test_pareto_front():
+    pts = [(1, 50), (2, 40), (3, 60), (4, 60), (0.5, 10)]
+    assert pareto_front(pts) == [4, 0, 2]
+
+
+def test_markdown_table_and_plot(tmp_path):
+    es = entries()
+    md = markdown_table(es)
+    lines = md.splitlines()
+    assert len(lines) == 2 + len(es) and 'latency (ms)' in lines[0]
+    assert '| a | scaled | flops=46M | I16 d6 h3 e64 r4 | 40.0M | 2.000M | 1.00 | 90.00 |' in md
+    assert '| - | 95.00 |' in md  # a missing latency is shown, not invented
+    png = pareto_plot(es, str(tmp_path / 'p.png'), 'title')
+    with open(png, 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    paths = write_report(es, str(tmp_path / 'r'), 'T', 'pre', 'post')
+    text = open(paths['report']).read()
+    assert text.startswith('# T') and 'pareto.png' in text and 'pre' in text
+    assert len(json.load(open(paths['results']))) == len(es)
+
+
+def _fake_run(work_dir, stamp, top1, config_text):
+    vis = osp.join(work_dir, stamp, 'vis_data')
+    os.makedirs(vis)
+    with open(osp.join(vis, 'scalars.json'), 'w') as f:
+        f.write(json.dumps({'lr': 1e-3, 'loss': 2.0, 'epoch': 1, 'iter': 10, 'step': 10}) + '\n')
+        f.write(json.dumps({'accuracy/top1': top1 - 5, 'accuracy/top5': 99.0, 'step': 1}) + '\n')
+        f.write(json.dumps({'accuracy/top1': top1, 'accuracy/top5': 99.5, 'step': 2}) + '\n')
+    with open(osp.join(vis, 'config.py'), 'w') as f:
+        f.write(config_text)
+
+
+def test_collect_work_dirs(tmp_path, monkeypatch, capsys):
+    cfg = (f"_base_ = [{DIGITS!r}]\n"
+           "model = dict(backbone=dict(arch=dict(_delete_=True, depth=6, num_heads=3, "
+           "head_dim=64, mlp_ratio=4.0), img_size=16))\n")
+    _fake_run(str(tmp_path / 'wd' / 'small'), '20260101_000000', 80.0, cfg)
+    _fake_run(str(tmp_path / 'wd' / 'small'), '20260102_000000', 91.0, cfg)   # the newer run wins
+    _fake_run(str(tmp_path / 'wd' / 'other'), '20260101_000000', 70.0, 'model = dict(type="X")\n')
+    os.makedirs(tmp_path / 'wd' / 'empty')
+    found = collect([str(tmp_path / 'wd' / '*')])
+    assert [e.name for e in found] == ['other', 'small']
+    small = found[1]
+    assert small.metric == 91.0 and small.desc == 'I16 d6 h3 e64 r4'
+    assert 45e6 < small.flops < 47e6 and small.params > 0 and small.latency_ms is None
+    assert found[0].metric == 70.0 and found[0].flops is None  # not our backbone: accuracy only
+    # The CLI writes the same table and plot.
+    monkeypatch.setattr(sys, 'argv', ['tools/report.py', str(tmp_path / 'wd' / '*'),
+                                      '--out', str(tmp_path / 'rep')])
+    runpy.run_path(osp.join(ROOT, 'tools', 'report.py'), run_name='__main__')
+    assert '| small |' in capsys.readouterr().out
+    assert (tmp_path / 'rep' / 'pareto.png').exists()
+    assert 'tools/report.py' in (tmp_path / 'rep' / 'report.md').read_text()
+
+
+def test_last_metrics_ignores_a_cut_line(tmp_path):
+    p = tmp_path / 'scalars.json'
+    p.write_text('{"accuracy/top1": 50, "step": 1}\n{"accuracy/top1": 6')
+    assert last_metrics(str(p)) == {'accuracy/top1': 50, 'step': 1}
+
+
+def test_publish_strips_resume_state_and_names_by_hash(tmp_path):
+    ckpt = {'meta': {'epoch': 3, 'hook_msgs': {'last_ckpt': 'x'}}, 'state_dict': {'w': torch.ones(3)},
+            'optimizer': {'state': {0: torch.ones(3)}}, 'param_schedulers': [{}],
+            'message_hub': {'log_scalars': {}}}
+    src = tmp_path / 'epoch_3.pth'
+    torch.save(ckpt, src)
+    out = publish(str(src), str(tmp_path / 'pub' / 'deit-digits'))
+    name = osp.basename(out)
+    assert name.startswith('deit-digits-') and name.endswith('.pth')
+    assert name[len('deit-digits-'):-4] == sha256_of(out)[:8]
+    loaded = torch.load(out, weights_only=True)
+    assert not set(RESUME_ONLY) & set(loaded) and torch.equal(loaded['state_dict']['w'], torch.ones(3))
+    assert loaded['meta'] == {'epoch': 3}
+    assert os.listdir(tmp_path / 'pub') == [name]  # no temporary file left behind
+
+
+def test_publish_failure_leaves_no_file(tmp_path):
+    src = tmp_path / 'bad.pth'
+    torch.save({'weights': torch.ones(1)}, src)
+    with pytest.raises(ValueError, match='no state_dict'):
+        publish(str(src), str(tmp_path / 'out' / 'm.pth'))
+    assert not os.listdir(tmp_path / 'out')

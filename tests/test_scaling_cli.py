@@ -1,0 +1,107 @@
+"""tools/scale.py's acceptance: a FLOPs budget equal to DeiT-Tiny's gives a valid config within 2%
+below it; a latency budget measured here gives a model whose measured latency is within +-10%."""
+import os.path as osp
+import runpy
+import sys
+import warnings
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS
+
+from vit_scaled.arch import deit_arch
+from vit_scaled.cost.analytic import analytic_cost
+from vit_scaled.cost.measure import NoisyMeasurementWarning, measure
+from vit_scaled.scaling import configs
+from vit_scaled.scaling.apply import scale_config
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DIGITS = osp.join(ROOT, 'configs', 'classification', 'deit-tiny_digits.py')
+IMAGENET = osp.join(ROOT, 'configs', 'classification', 'deit-tiny_8xb128_imagenet.py')
+STRATEGY = """name: test-compound
+family: deit
+rates: {img_size: 0.25, depth: 0.35, num_heads: 0.2, head_dim: 0.15}
+"""
+
+
+@pytest.fixture
+def strategy(tmp_path):
+    path = tmp_path / 'strategy.yaml'
+    path.write_text(STRATEGY)
+    return str(path)
+
+
+def run_cli(args, monkeypatch, capsys) -> tuple:
+    """``tools/scale.py ARGS`` in this process (a new process would spend most of the test
+    importing torch): exit status, stdout, stderr."""
+    monkeypatch.setattr(sys, 'argv', ['tools/scale.py', *args])
+    code = 0
+    try:
+        runpy.run_path(osp.join(ROOT, 'tools', 'scale.py'), run_name='__main__')
+    except SystemExit as e:
+        code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _build(config):
+    cfg = Config.fromfile(config)
+    return cfg, MODELS.build(cfg.model).eval()
+
+
+def test_cli_flops_budget_of_deit_tiny(tmp_path, strategy, monkeypatch, capsys):
+    """From the 92M-FLOPs digits model up to DeiT-Tiny's FLOPs: within 2% below, valid, and the
+    written config trains the model it says (arch, input size of the data pipelines)."""
+    budget = analytic_cost(deit_arch('deit-tiny'), 1, 10).flops
+    out = tmp_path / 'scaled.py'
+    code, stdout, stderr = run_cli([DIGITS, '--strategy', strategy, '--budget',
+                                    f'flops={budget / 1e9:.6f}G', '--out', str(out)],
+                                   monkeypatch, capsys)
+    assert code == 0, stderr
+    assert f'wrote {out}' in stdout and 'below; FLOPs' in stdout
+    cfg, model = _build(str(out))
+    arch = configs.arch_of(cfg)
+    flops = analytic_cost(arch, 1, 10).flops
+    assert budget * 0.98 <= flops <= budget * 1.000001, (arch, flops, budget)
+    assert arch.img_size[0] % arch.patch_size == 0 and arch.head_dim % 8 == 0
+    assert cfg.train_dataloader.dataset.transform.input_size == arch.img_size[0]
+    assert cfg.val_dataloader.dataset.transform.input_size == arch.img_size[0]
+    x = torch.randn(1, 3, *arch.img_size)
+    assert model(x).shape == (1, 10)
+    assert model.backbone.arch == arch
+
+
+def test_flops_budget_equal_to_the_base_gives_the_base(tmp_path, strategy):
+    budget = analytic_cost(deit_arch('deit-tiny'), 1, 1000).flops
+    result, out, summary = scale_config(IMAGENET, strategy, f'flops={budget}', out=str(tmp_path / 'x.py'))
+    assert result.arch == deit_arch('deit-tiny') and result.below == 0
+    assert 'I224 d12 h3 e64 r4' in summary
+
+
+def test_unreachable_and_malformed_inputs_from_the_cli(tmp_path, strategy, monkeypatch, capsys):
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('rates: {depth: 0.5}\nrounding: {head_dim: {multiple: eight}}\n')
+    for args, message in (
+            (['--strategy', strategy, '--budget', 'flops=10'], 'smallest reachable cost is'),
+            (['--strategy', str(bad), '--budget', 'flops=1G'], "'rounding.head_dim.multiple'"),
+            (['--strategy', strategy, '--budget', 'speed=3'], 'malformed')):
+        code, _, stderr = run_cli([DIGITS, *args, '--out', str(tmp_path / 'o.py')],
+                                  monkeypatch, capsys)
+        assert code == 2 and message in stderr, stderr
+    assert not (tmp_path / 'o.py').exists()
+
+
+def test_measured_latency_budget_within_10_percent(tmp_path, strategy):
+    """Scale the digits model to 60% of its own measured latency, then measure the model the
+    written config builds: within +-10% of the budget. One thread: steadier on a shared machine."""
+    result, out, _ = scale_config(DIGITS, strategy, 'latency=0.6x', out=str(tmp_path / 'lat.py'),
+                                  threads=1)
+    _, model = _build(out)
+    arch = configs.arch_of(Config.fromfile(out))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', NoisyMeasurementWarning)
+        m = measure(model.backbone, torch.randn(1, 3, *arch.img_size), threads=1)
+    ms = min(m.round_ms)  # the scaler's figure: the fastest round (see budget.fastest_ms)
+    budget = result.budget.value
+    assert abs(ms / budget - 1) <= 0.10, (ms, budget, result.summary())

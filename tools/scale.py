@@ -1,0 +1,51 @@
+"""Scale a config's model with a strategy under a budget and write a ready config for it.
+
+    python tools/scale.py BASE_CONFIG --strategy FILE --budget flops=1.25G [--out NEW_CONFIG.py]
+    python tools/scale.py BASE_CONFIG --strategy FILE --budget params=5M
+    python tools/scale.py BASE_CONFIG --strategy FILE --budget flops=0.5x   (relative to the base)
+    python tools/scale.py BASE_CONFIG --strategy FILE --budget latency=20ms [--device NAME]
+        [--predictor FILE.json] [--batch-size N]
+
+A latency budget is checked with ``--device``: ``measured`` (the default: measured on this
+machine, PyTorch on the CPU), or a device model (``v100``, ``jetson-tx2``, ``pixel3-cpu``,
+``local``); or with a latency predictor fitted by tools/analysis_tools/fit_predictor.py.
+FLOPs are multiply-adds, as DeiT and PiT count them.
+"""
+import argparse
+import sys
+
+import vit_scaled  # noqa: F401  (registers the modules)
+from vit_scaled.scaling import BudgetError, StrategyError
+from vit_scaled.scaling.apply import scale_config
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description='Scale a model to a budget with a strategy')
+    p.add_argument('config', help='the base config (its backbone is DeiTScaled or PiTScaled)')
+    p.add_argument('--strategy', required=True, help='strategy file (YAML or JSON)')
+    p.add_argument('--budget', required=True, help='flops=1.25G, params=5M or latency=20ms')
+    p.add_argument('--device', help='for latency: measured (default), v100, jetson-tx2, '
+                   'pixel3-cpu or local')
+    p.add_argument('--predictor', help='for latency: a fitted latency predictor (JSON)')
+    p.add_argument('--batch-size', type=int, default=1, help='batch of the latency (default 1)')
+    p.add_argument('--threads', type=int, help='CPU threads of a measured latency (default: all)')
+    p.add_argument('--out', help='the new config (default work_dirs/scaled/<name>_<budget>.py)')
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    try:
+        _, out, summary = scale_config(args.config, args.strategy, args.budget, out=args.out,
+                                       device=args.device, predictor=args.predictor,
+                                       batch_size=args.batch_size, threads=args.threads,
+                                       progress=print)
+    except (BudgetError, StrategyError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
+    print(summary)
+    print(f'wrote {out}')
+
+
+if __name__ == '__main__':
+    main()

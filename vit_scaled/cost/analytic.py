@@ -1,0 +1,254 @@
+"""Analytic cost of a backbone from its architecture value, split into the study's operator classes.
+
+Conventions (also in docs/cost.md):
+- ``flops`` are multiply-adds, as DeiT, PiT, fvcore and mmengine report "FLOPs": a GEMM or conv
+  counts one per multiply-add; LayerNorm 5 per element (fvcore's rule); softmax and GELU 1 per
+  element (the activation rule of ptflops and mmcv's old counter; fvcore silently counts them as
+  zero, which hides exactly the operators the study is about); adds and copies count nothing.
+  ``traced_flops`` applies the same rules to the real module, so the two compare class by class.
+- ``params`` are learnable elements; ``activations`` the bytes of the tensors each class writes
+  (what a training step keeps for backward); ``bytes`` what each operator reads (inputs and
+  weights) plus writes, with no fusion between operators: the memory side of a roofline.
+- ``kernels`` counts operator launches, which a device pays a fixed overhead for.
+
+The graph modelled is the unfused one that eager PyTorch, ONNX Runtime and mobile runtimes run:
+qkv projection, a head-split copy, three gathers of q, k and v, QK^T, softmax, AV, a head-merge
+copy and the output projection. Pure integer arithmetic, so a scaling search can score tens of
+thousands of configurations a second.
+"""
+from typing import Callable, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple
+
+from ..arch import DeiTArch, PiTArch, to_size
+from .classes import OP_CLASSES, OpClass
+
+LAYERNORM_FLOPS_PER_ELEMENT = 5  # fvcore's count for an affine LayerNorm
+NONLINEAR_FLOPS_PER_ELEMENT = 1  # softmax, GELU
+
+_MLP, _LN, _MM, _SM, _RT, _GA, _OT = (OP_CLASSES.index(c) for c in (
+    OpClass.MLP, OpClass.LAYERNORM, OpClass.MSA_MATMUL, OpClass.MSA_SOFTMAX, OpClass.MSA_RESHAPE,
+    OpClass.MSA_GATHER, OpClass.OTHERS))
+_FIELDS = 5  # flops, params, written elements, moved elements, kernels
+
+
+class ClassCost(NamedTuple):
+    flops: int        # multiply-adds
+    params: int       # learnable elements
+    activations: int  # bytes written
+    bytes: int        # bytes read + written
+    kernels: int      # operator launches
+
+
+class OpCost(NamedTuple):
+    """One operator of the modelled graph, repeated: what a roofline needs."""
+    op_class: OpClass
+    flops: int
+    bytes: int
+    kernels: int
+
+
+class Cost:
+    """Per-class costs of one forward pass, with totals; ``per_class`` is in table order and
+    ``ops`` lists the operators the classes sum (for per-operator rooflines)."""
+
+    __slots__ = ('per_class', 'batch_size', 'dtype_bytes', '_ops')
+
+    def __init__(self, per_class: Dict[OpClass, ClassCost], batch_size: int, dtype_bytes: int,
+                 ops: Sequence[tuple] = ()):
+        self.per_class = per_class
+        self.batch_size = batch_size
+        self.dtype_bytes = dtype_bytes
+        self._ops = ops
+
+    def _total(self, i: int) -> int:
+        return sum(c[i] for c in self.per_class.values())
+
+    flops = property(lambda self: self._total(0))
+    params = property(lambda self: self._total(1))
+    activations = property(lambda self: self._total(2))
+    bytes = property(lambda self: self._total(3))
+    kernels = property(lambda self: self._total(4))
+
+    @property
+    def ops(self) -> Iterator[OpCost]:
+        b = self.dtype_bytes
+        return (OpCost(OP_CLASSES[c], f, m * b, k) for c, f, m, k in self._ops)
+
+    def __getitem__(self, op_class) -> ClassCost:
+        return self.per_class[OpClass(op_class)]
+
+    def __iter__(self) -> Iterator[Tuple[OpClass, ClassCost]]:
+        return iter(self.per_class.items())
+
+    def to_dict(self) -> dict:
+        return {'batch_size': self.batch_size, 'dtype_bytes': self.dtype_bytes,
+                'total': ClassCost(*(self._total(i) for i in range(_FIELDS)))._asdict(),
+                'per_class': {c.value: v._asdict() for c, v in self.per_class.items()}}
+
+    def __repr__(self) -> str:
+        return (f'Cost(flops={self.flops / 1e9:.3f}G, params={self.params / 1e6:.3f}M, '
+                f'batch_size={self.batch_size})')
+
+
+class _Tally:
+    """Accumulates per-class element counts; ``op`` is one operator, repeated ``n`` times."""
+
+    __slots__ = ('v', 'ops')
+
+    def __init__(self):
+        self.v = [0] * (len(OP_CLASSES) * _FIELDS)
+        self.ops = []
+
+    def op(self, c: int, flops: int = 0, params: int = 0, reads: int = 0, writes: int = 0,
+           kernels: int = 1, n: int = 1):
+        v, i = self.v, c * _FIELDS
+        moved = (reads + writes + params) * n  # weights are read once per pass
+        v[i] += flops * n
+        v[i + 1] += params * n
+        v[i + 2] += writes * n
+        v[i + 3] += moved
+        v[i + 4] += kernels * n
+        self.ops.append((c, flops * n, moved, kernels * n))
+
+    def cost(self, batch_size: int, dtype_bytes: int) -> Cost:
+        v, b = self.v, dtype_bytes
+        return Cost({c: ClassCost(v[i], v[i + 1], v[i + 2] * b, v[i + 3] * b, v[i + 4])
+                     for c, i in zip(OP_CLASSES, range(0, len(v), _FIELDS))}, batch_size, b,
+                    self.ops)
+
+
+# -- building blocks, shared by every family (windowed and video variants reuse them) -------------
+def linear(t: _Tally, c: int, tokens: int, cin: int, cout: int, n: int = 1):
+    t.op(c, tokens * cin * cout, cin * cout + cout, tokens * cin, tokens * cout, n=n)
+
+
+def layernorm(t: _Tally, tokens: int, dims: int, n: int = 1):
+    numel = tokens * dims
+    t.op(_LN, LAYERNORM_FLOPS_PER_ELEMENT * numel, 2 * dims, numel, numel, n=n)
+
+
+def elementwise(t: _Tally, c: int, numel: int, inputs: int = 1, params: int = 0, n: int = 1,
+                flops_per_element: int = 0):
+    t.op(c, flops_per_element * numel, params, inputs * numel, numel, n=n)
+
+
+def attention(t: _Tally, batch: int, groups: int, length: int, heads: int, head_dim: int,
+              dims: int, n: int = 1):
+    """Multi-head self-attention over ``groups`` independent sequences of ``length`` tokens each
+    (1 group of all tokens for global attention; windows or frames for local variants)."""
+    T = batch * groups * length
+    A = heads * head_dim
+    scores = batch * groups * heads * length * length
+    linear(t, _MLP, T, dims, 3 * A, n)                        # qkv
+    t.op(_RT, reads=3 * T * A, writes=3 * T * A, n=n)         # (B, N, 3, h, e) -> (3, B, h, N, e)
+    t.op(_GA, reads=3 * T * A, writes=3 * T * A, kernels=3, n=n)  # q, k, v = qkv[0], [1], [2]
+    t.op(_MM, reads=T * A, writes=T * A, n=n)                 # q * scale
+    t.op(_MM, scores * head_dim, 0, 2 * T * A, scores, n=n)   # Q K^T
+    elementwise(t, _SM, scores, n=n, flops_per_element=NONLINEAR_FLOPS_PER_ELEMENT)
+    t.op(_MM, scores * head_dim, 0, scores + T * A, T * A, n=n)  # A V
+    t.op(_RT, reads=T * A, writes=T * A, n=n)                 # (B, h, N, e) -> (B, N, h*e)
+    linear(t, _MLP, T, A, dims, n)                            # proj
+
+
+def block(t: _Tally, batch: int, tokens: int, dims: int, heads: int, head_dim: int, hidden: int,
+          n: int = 1, groups: int = 1):
+    """A pre-norm transformer block ``n`` times: x + MSA(LN(x)), x + MLP(LN(x))."""
+    T = batch * tokens
+    layernorm(t, T, dims, n)
+    attention(t, batch, groups, tokens // groups, heads, head_dim, dims, n)
+    elementwise(t, _OT, T * dims, inputs=2, n=n)  # residual
+    layernorm(t, T, dims, n)
+    linear(t, _MLP, T, dims, hidden, n)
+    elementwise(t, _MLP, T * hidden, n=n, flops_per_element=NONLINEAR_FLOPS_PER_ELEMENT)  # GELU
+    linear(t, _MLP, T, hidden, dims, n)
+    elementwise(t, _OT, T * dims, inputs=2, n=n)  # residual
+
+
+def conv(t: _Tally, batch: int, cin: int, cout: int, kernel: int, in_hw: Sequence[int],
+         out_hw: Sequence[int], groups: int = 1):
+    out = batch * out_hw[0] * out_hw[1] * cout
+    per_out = cin // groups * kernel * kernel
+    t.op(_OT, out * per_out, cout * per_out + cout, batch * cin * in_hw[0] * in_hw[1], out)
+
+
+def head(t: _Tally, batch: int, dims: int, num_classes: int):
+    if num_classes:
+        linear(t, _OT, batch, dims, num_classes)
+
+
+# -- families ----------------------------------------------------------------------------------
+_COST_MODELS: Dict[type, Callable] = {}
+
+
+def register_cost_model(arch_type: type):
+    """Declare the function that tallies the cost of architectures of ``arch_type``."""
+    def wrap(fn):
+        _COST_MODELS[arch_type] = fn
+        return fn
+    return wrap
+
+
+@register_cost_model(DeiTArch)
+def _deit(t: _Tally, a: DeiTArch, B: int, img: Tuple[int, int], num_classes: int):
+    C, p, P = a.embed_dims, a.patch_size, a.num_prefix_tokens
+    grid = (img[0] // p, img[1] // p)
+    N = P + grid[0] * grid[1]
+    conv(t, B, a.in_channels, C, p, img, grid)                          # patch embedding
+    elementwise(t, _OT, B * N * C, params=P * C)                        # cat class token(s)
+    elementwise(t, _OT, B * N * C, inputs=2,                            # + position embedding
+                params=(P + a.grid[0] * a.grid[1]) * C)
+    block(t, B, N, C, a.num_heads, a.head_dim, a.mlp_hidden, n=a.depth)
+    layernorm(t, B * N, C)
+    head(t, B, C, num_classes)
+
+
+@register_cost_model(PiTArch)
+def _pit(t: _Tally, a: PiTArch, B: int, img: Tuple[int, int], num_classes: int):
+    dims, heads, hidden, P = a.embed_dims, a.heads, a.mlp_hidden, a.num_prefix_tokens
+    grids = a.grids_for(img)
+    trained = grids[0] if img == a.img_size else a.grids[0]  # the position grid's parameters
+    g = grids[0][0] * grids[0][1]
+    conv(t, B, a.in_channels, dims[0], a.patch_size, img, grids[0])    # patch embedding
+    elementwise(t, _OT, B * g * dims[0], inputs=2,                      # + position (a 2-D grid)
+                params=trained[0] * trained[1] * dims[0])
+    elementwise(t, _OT, B * (g + P) * dims[0], params=P * dims[0])      # cat class token(s)
+    for i, depth in enumerate(a.depths):
+        g = grids[i][0] * grids[i][1]
+        if i:  # pooling: depthwise conv on the grid, linear on the class token(s), concat
+            conv(t, B, dims[i - 1], dims[i], a.POOL_KERNEL, grids[i - 1], grids[i], groups=dims[i - 1])
+            linear(t, _OT, B * P, dims[i - 1], dims[i])
+            elementwise(t, _OT, B * (g + P) * dims[i])
+        block(t, B, g + P, dims[i], heads[i], a.head_dim, hidden[i], n=depth)
+    layernorm(t, B * (g + P), dims[-1])
+    head(t, B, dims[-1], num_classes)
+
+
+def analytic_cost(arch, batch_size: int = 1, num_classes: int = 0, dtype_bytes: int = 4,
+                  img_size=None) -> Cost:
+    """The per-class cost of one forward pass of the backbone ``arch`` describes.
+
+    Args:
+        arch: an architecture value (``DeiTArch``, ``PiTArch``, ...).
+        batch_size: images per pass.
+        num_classes: add a linear classification head of this many classes (published
+            parameter counts include the 1000-class head); 0 for the backbone alone.
+        dtype_bytes: bytes per element for ``activations`` and ``bytes`` (4 for fp32, 2 for fp16).
+        img_size: the input resolution when it differs from ``arch.img_size`` (the position
+            embedding is resized at run time; parameters stay those of ``arch``).
+    """
+    fn = _COST_MODELS.get(type(arch))
+    if fn is None:
+        raise TypeError(f'no analytic cost model for {type(arch).__name__}; known architectures: '
+                        f'{sorted(t.__name__ for t in _COST_MODELS)}')
+    t = _Tally()
+    fn(t, arch, batch_size, arch.img_size if img_size is None else to_size('img_size', img_size),
+       num_classes)
+    return t.cost(batch_size, dtype_bytes)
+
+
+def find_arch(model) -> Optional[object]:
+    """The architecture value of a built model: its own ``arch`` or its backbone's."""
+    for m in (model, getattr(model, 'backbone', None)):
+        arch = getattr(m, 'arch', None)
+        if type(arch) in _COST_MODELS:
+            return arch
+    return None

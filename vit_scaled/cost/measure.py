@@ -1,0 +1,210 @@
+"""Measured latency and throughput of a built model, through PyTorch or through ONNX Runtime.
+
+A measurement warms up, fixes the thread count (and reports it), then runs ``rounds`` rounds of
+``iters`` timed calls each. Each round's statistic is the median call; the result is the median
+of the rounds, and its spread is max/min of the rounds minus one. Re-measuring is what the rounds
+do, so a spread above ``max_spread`` (5 %) means the machine is too noisy to trust the figure:
+the result says so and a ``NoisyMeasurementWarning`` is raised. On a GPU every call is
+synchronised before the clock is read.
+
+``clock='cpu'`` reads the calling thread's CPU time instead of the wall clock. With one thread that
+is the latency the call would have on an idle machine, which makes measurements on a shared
+machine repeatable (time spent descheduled is not counted); it is refused for more threads.
+"""
+import contextlib
+import dataclasses
+import os
+import statistics
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import torch
+from torch import nn
+
+BACKENDS = ('torch', 'onnxruntime')
+CLOCKS = {'wall': time.perf_counter, 'cpu': time.thread_time}
+
+
+class NoisyMeasurementWarning(UserWarning):
+    """Rounds of the same measurement disagree by more than the allowed spread."""
+
+
+def default_threads() -> int:
+    """The CPUs this process may run on (a container's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+
+
+@dataclass
+class Measurement:
+    backend: str
+    device: str
+    batch_size: int
+    threads: int
+    warmup: int
+    iters: int
+    round_ms: List[float]          # median latency of one call (one batch), per round
+    best_ms: float = 0.0           # the fastest call: interference only ever adds time
+    max_spread: float = 0.05
+    clock: str = 'wall'
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def latency_ms(self) -> float:
+        return statistics.median(self.round_ms)
+
+    @property
+    def spread(self) -> float:
+        return max(self.round_ms) / min(self.round_ms) - 1
+
+    @property
+    def throughput(self) -> float:
+        """Images per second."""
+        return self.batch_size * 1000 / self.latency_ms
+
+    @property
+    def noisy(self) -> bool:
+        return self.spread > self.max_spread
+
+    def summary(self) -> str:
+        s = (f'{self.backend} on {self.device}, batch {self.batch_size}, {self.threads} threads'
+             f'{", CPU-time clock" if self.clock == "cpu" else ""}: '
+             f'latency {self.latency_ms:.3f} ms (median of {len(self.round_ms)} rounds x '
+             f'{self.iters} calls, spread {100 * self.spread:.1f}%), '
+             f'throughput {self.throughput:.1f} img/s')
+        if self.noisy:
+            s += f'\nWARNING: {noise_message(self)}'
+        return s
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.update(latency_ms=self.latency_ms, spread=self.spread, throughput=self.throughput,
+                 noisy=self.noisy)
+        return d
+
+
+def noise_message(m: Measurement) -> str:
+    return (f'the machine is too noisy: rounds disagree by {100 * m.spread:.1f}% '
+            f'(> {100 * m.max_spread:.0f}%); close other work, raise --rounds/--iters, or time '
+            "one thread's CPU time (--threads 1 --clock cpu)")
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def time_calls(run: Callable[[], Any], sync: Callable[[], None] = lambda: None, *,
+               warmup: int = 10, rounds: int = 5, iters: Optional[int] = None,
+               round_s: float = 0.5, clock: Callable[[], float] = time.perf_counter
+               ) -> Tuple[List[List[float]], int]:
+    """Milliseconds of each call of ``run``, per round; ``iters`` None sizes a round to
+    ``round_s``."""
+    def timed():
+        t = clock()
+        run()
+        sync()
+        return clock() - t
+
+    warm = [timed() for _ in range(max(warmup, 0 if iters else 1))]  # sizing needs one call
+    if iters is None:
+        iters = max(3, min(200, int(round_s / max(statistics.median(warm[-3:]), 1e-6))))
+    return [[1000 * timed() for _ in range(iters)] for _ in range(rounds)], iters
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device('cpu')
+
+
+class _Bound(nn.Module):
+    """``model(x, **kwargs)`` as a one-input module, for export."""
+
+    def __init__(self, model: nn.Module, kwargs: dict):
+        super().__init__()
+        self.model, self.kwargs = model, kwargs
+
+    def forward(self, x):
+        return self.model(x, **self.kwargs)
+
+
+def torch_runner(model: nn.Module, x: torch.Tensor, kwargs: Optional[dict] = None):
+    model.eval()
+    kwargs = kwargs or {}
+
+    def run():
+        with torch.inference_mode():
+            model(x, **kwargs)
+    return run
+
+
+def export_onnx(model: nn.Module, x: torch.Tensor, path: str, kwargs: Optional[dict] = None,
+                opset: int = 17) -> str:
+    """``torch.onnx.export`` with the TorchScript exporter (``dynamo=False``): the torch.export
+    one needs ``onnxscript``, which the toolkit does not install."""
+    model.eval()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter('ignore')  # the legacy exporter's deprecation and tracer chatter
+        torch.onnx.export(_Bound(model, kwargs or {}), (x,), path, dynamo=False,
+                          opset_version=opset, input_names=['input'])
+    return path
+
+
+def onnxruntime_runner(model: nn.Module, x: torch.Tensor, threads: int,
+                       kwargs: Optional[dict] = None, path: Optional[str] = None):
+    """Export ``model`` to ONNX (a temporary file unless ``path``) and run it on CPU."""
+    import onnxruntime as ort
+
+    if path is None:
+        tmp = tempfile.NamedTemporaryFile(suffix='.onnx', delete=False)
+        tmp.close()
+        path = tmp.name
+    export_onnx(model, x.cpu(), path, kwargs)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    feed = {session.get_inputs()[0].name: x.cpu().numpy()}
+    return lambda: session.run(None, feed)
+
+
+def measure(model: nn.Module, x: torch.Tensor, *, backend: str = 'torch',
+            kwargs: Optional[dict] = None, threads: Optional[int] = None, warmup: int = 10,
+            rounds: int = 5, iters: Optional[int] = None, round_s: float = 0.5,
+            max_spread: float = 0.05, onnx_path: Optional[str] = None,
+            clock: str = 'wall') -> Measurement:
+    """Latency and throughput of ``model(x, **kwargs)``; ``x``'s first dimension is the batch."""
+    if backend not in BACKENDS:
+        raise ValueError(f'backend={backend!r} is invalid: choose one of {BACKENDS}')
+    threads = threads or default_threads()
+    device = _device_of(model)
+    if backend == 'onnxruntime' and device.type != 'cpu':
+        raise ValueError('backend=onnxruntime runs on the CPU here: move the model to the CPU')
+    if clock not in CLOCKS:
+        raise ValueError(f'clock={clock!r} is invalid: choose one of {tuple(CLOCKS)}')
+    if clock == 'cpu' and (threads != 1 or device.type != 'cpu'):
+        raise ValueError(f"clock='cpu' measures one CPU thread: it needs threads=1 on the CPU "
+                         f'(got threads={threads} on {device})')
+    x = x.to(device)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else (lambda: None)
+    with torch_threads(threads):
+        if backend == 'torch':
+            run = torch_runner(model, x, kwargs)
+            where = str(device)
+        else:
+            run = onnxruntime_runner(model, x, threads, kwargs, onnx_path)
+            where, sync = 'cpu', (lambda: None)
+        calls, iters = time_calls(run, sync, warmup=warmup, rounds=rounds, iters=iters,
+                                  round_s=round_s, clock=CLOCKS[clock])
+    m = Measurement(backend, where, x.shape[0], threads, warmup, iters,
+                    [statistics.median(c) for c in calls], min(map(min, calls)), max_spread, clock)
+    if m.noisy:
+        warnings.warn(noise_message(m), NoisyMeasurementWarning, stacklevel=2)
+    return m

@@ -1,0 +1,176 @@
+"""Budgets (``flops=1.25G``, ``params=5M``, ``latency=20ms``) and the cost each one is checked with.
+
+Every cost kind is a callable ``arch -> float`` in the budget's unit: multiply-adds ("FLOPs", as the
+field counts them), parameters, or milliseconds per batch. Latency comes from a device model's
+roofline estimate, a fitted latency predictor, or a measurement on this machine; only the last is
+``expensive`` (the scaler then measures few candidates: bracket, bisect, refine).
+"""
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional
+
+from ..cost.analytic import analytic_cost
+
+KINDS = ('flops', 'params', 'latency')
+MEASURED = 'measured'  # the --device name of "measure it on this machine"
+_SUFFIX = {'': 1, 'K': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12}
+_TIME = {'ms': 1.0, 's': 1e3, 'us': 1e-3}
+
+
+class BudgetError(ValueError):
+    """A budget that cannot be parsed or reached; the message says why and what would work."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    kind: str
+    value: float  # multiply-adds, parameters, or milliseconds
+
+    def __str__(self) -> str:
+        return f'{self.kind}={format_cost(self.kind, self.value)}'
+
+
+def split_relative(text: str):
+    """``(kind, ratio)`` for a budget relative to the base model (``flops=0.5x``), else None."""
+    m = re.fullmatch(r'\s*(\w+)\s*=\s*([0-9.eE+-]+)\s*x\s*', text or '')
+    if not m or m.group(1).lower() not in KINDS:
+        return None
+    try:
+        ratio = float(m.group(2))
+    except ValueError:
+        return None
+    if not ratio > 0:
+        raise BudgetError(f'budget {text!r} must be positive')
+    return m.group(1).lower(), ratio
+
+
+def resolve_budget(text: str, base, cost: Optional['CostFn'] = None, **cost_kwargs):
+    """``(budget, cost)``: a budget string, absolute or relative to ``base`` (``latency=0.5x``),
+    and the cost that checks it (built by ``make_cost`` unless given)."""
+    rel = split_relative(text)
+    kind = rel[0] if rel else parse_budget(text).kind
+    cost = cost or make_cost(kind, **cost_kwargs)
+    if rel:
+        return Budget(kind, rel[1] * cost(base)), cost
+    return parse_budget(text), cost
+
+
+def parse_budget(text: str) -> Budget:
+    """``flops=1.25G``, ``params=5M``, ``latency=20ms`` (``s``, ``us`` too)."""
+    m = re.fullmatch(r'\s*(\w+)\s*=\s*([0-9.eE+-]+)\s*([A-Za-z]*)\s*', text or '')
+    if not m or m.group(1).lower() not in KINDS:
+        raise BudgetError(f'budget {text!r} is malformed: expected KIND=VALUE with KIND one of '
+                          f'{KINDS}, e.g. flops=1.25G, params=5M, latency=20ms (or relative to '
+                          'the base model: flops=0.5x)')
+    kind, number, unit = m.group(1).lower(), m.group(2), m.group(3)
+    try:
+        value = float(number)
+    except ValueError:
+        raise BudgetError(f'budget {text!r}: {number!r} is not a number') from None
+    if kind == 'latency':
+        if unit.lower() not in _TIME:
+            raise BudgetError(f'budget {text!r}: a latency needs a unit, one of {list(_TIME)}')
+        value *= _TIME[unit.lower()]
+    else:
+        if unit.upper() not in _SUFFIX:
+            raise BudgetError(f'budget {text!r}: unknown suffix {unit!r}; use one of K, M, G, T')
+        value *= _SUFFIX[unit.upper()]
+    if not value > 0:
+        raise BudgetError(f'budget {text!r} must be positive')
+    return Budget(kind, value)
+
+
+def format_cost(kind: str, value: float) -> str:
+    if kind == 'latency':
+        return f'{value:.3g}ms' if value < 100 else f'{value:.0f}ms'
+    for suffix in ('T', 'G', 'M', 'K'):
+        if abs(value) >= _SUFFIX[suffix]:
+            return f'{value / _SUFFIX[suffix]:.4g}{suffix}'
+    return f'{value:.4g}'
+
+
+class CostFn:
+    """``arch -> cost`` with a cache (architectures are frozen values) and a description."""
+
+    def __init__(self, kind: str, fn: Callable, label: str, expensive: bool = False):
+        self.kind, self.fn, self.label, self.expensive = kind, fn, label, expensive
+        self.cache: Dict[object, float] = {}
+
+    def __call__(self, arch) -> float:
+        if arch not in self.cache:
+            self.cache[arch] = float(self.fn(arch))
+        return self.cache[arch]
+
+    def __repr__(self) -> str:
+        return f'CostFn({self.label})'
+
+
+def build_backbone(arch):
+    """The backbone ``arch`` describes, in eval mode (weights as initialised)."""
+    from ..arch import DeiTArch, PiTArch
+    from ..models import DeiTScaled, PiTScaled
+    cls = {DeiTArch: DeiTScaled, PiTArch: PiTScaled}[type(arch)]
+    return cls(arch=arch, img_size=arch.img_size).eval()
+
+
+def fastest_ms(measurement) -> float:
+    """The fastest round's median call: on a shared machine other work only ever adds time, so
+    the least disturbed round is the most repeatable figure (``timeit``'s reasoning)."""
+    return min(measurement.round_ms)
+
+
+def measured_latency(arch, batch_size: int = 1, threads: Optional[int] = None, warmup: int = 5,
+                     rounds: int = 3, round_s: float = 0.25) -> 'object':
+    """A ``Measurement`` of the backbone of ``arch`` on this machine (PyTorch, CPU); its
+    ``fastest_ms`` is the latency the scaler uses."""
+    import torch
+
+    from ..cost.measure import NoisyMeasurementWarning, measure
+    model = build_backbone(arch)
+    x = torch.randn(batch_size, arch.in_channels, *arch.img_size)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', NoisyMeasurementWarning)  # the spread is reported instead
+        return measure(model, x, threads=threads, warmup=warmup, rounds=rounds, round_s=round_s)
+
+
+def make_cost(kind: str, device: Optional[str] = None, predictor: Optional[str] = None,
+              num_classes: int = 0, batch_size: int = 1, threads: Optional[int] = None,
+              rounds: int = 3) -> CostFn:
+    """The cost of a budget kind. Latency: ``predictor`` (a JSON file from
+    ``fit_predictor.py``), else ``device``: a device model's name (``v100``, ``jetson-tx2``,
+    ``pixel3-cpu``, ``local``) or ``measured`` (the default) to measure on this machine."""
+    if kind == 'flops':
+        return CostFn(kind, lambda a: analytic_cost(a, batch_size, num_classes).flops,
+                      'FLOPs (multiply-adds, analytic)')
+    if kind == 'params':
+        return CostFn(kind, lambda a: analytic_cost(a, 1, num_classes).params,
+                      'parameters (analytic)')
+    if kind != 'latency':
+        raise BudgetError(f'cost kind {kind!r} is unknown: choose one of {KINDS}')
+    if predictor:
+        from ..cost.predictor import LatencyPredictor
+        p = LatencyPredictor.load(predictor)
+        if p.batch_size != batch_size:
+            raise BudgetError(f'predictor {predictor} was fitted at batch size {p.batch_size}, '
+                              f'not {batch_size}')
+        return CostFn(kind, p.predict, f'latency (predictor {predictor}), batch {batch_size}')
+    device = device or MEASURED
+    if device == MEASURED:
+        measurements = {}
+
+        def measured(arch):
+            m = measured_latency(arch, batch_size, threads, rounds=rounds)
+            measurements[arch] = m
+            return fastest_ms(m)
+        fn = CostFn(kind, measured, f'latency measured here (PyTorch, CPU, batch {batch_size}, '
+                    f'fastest of {rounds} rounds)', expensive=True)
+        fn.measurements = measurements
+        return fn
+    from ..cost.devices import DEVICE_NAMES, get_device
+    if device not in DEVICE_NAMES:
+        raise BudgetError(f'device {device!r} is unknown: choose one of '
+                          f'{", ".join(DEVICE_NAMES + (MEASURED,))}')
+    model = get_device(device)
+    return CostFn(kind, lambda a: 1000 * model.latency(analytic_cost(a, batch_size, num_classes)),
+                  f'latency on {device} (device model), batch {batch_size}')

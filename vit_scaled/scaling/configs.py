@@ -1,0 +1,187 @@
+"""Configs in and out of the scaler: the base architecture a config builds, and a new config that
+inherits it (``_base_``) and overrides only the backbone's shape and the input sizes.
+
+Input sizes are found in the data loaders: timm ``transform=dict(input_size=...)`` (this
+package's data sets) and OpenMMLab pipeline steps whose ``scale`` / ``crop_size`` / ``size`` equals
+the old resolution. Other sizes (a detector's multi-scale resize) do not follow the backbone's
+training resolution, so they are left alone.
+"""
+import os
+import os.path as osp
+from typing import Any, Optional, Tuple
+
+from ..arch import DeiTArch, PiTArch, deit_arch, pit_arch
+from .strategy import StrategyError
+
+BACKBONES = {'DeiTScaled': 'deit', 'PiTScaled': 'pit'}
+_SIZE_KEYS = ('input_size', 'scale', 'crop_size', 'size')
+_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def load(config: str):
+    from mmengine.config import Config
+    if not osp.isfile(config):
+        raise StrategyError(f'config {config!r} does not exist')
+    return Config.fromfile(config)
+
+
+def find_backbone(cfg) -> Tuple[dict, str]:
+    """The backbone's config dict and its dotted key (``model.backbone`` usually)."""
+    model = cfg.get('model') or {}
+    for key, d in (('model.backbone', model.get('backbone')), ('model', model)):
+        if isinstance(d, dict) and d.get('type') in BACKBONES:
+            return d, key
+    raise StrategyError(f'the config builds no DeiTScaled / PiTScaled backbone (model.type='
+                        f'{model.get("type")!r}, model.backbone.type='
+                        f'{(model.get("backbone") or {}).get("type")!r})')
+
+
+def arch_of(cfg):
+    """The architecture value a config's backbone is built from."""
+    b, _ = find_backbone(cfg)
+    if BACKBONES[b['type']] == 'deit':
+        return deit_arch(b.get('arch', 'deit-tiny'), b.get('img_size', 224), b.get('patch_size', 16),
+                         b.get('in_channels', 3), b.get('distilled', False))
+    return pit_arch(b.get('arch', 'pit-ti'), b.get('img_size', 224), b.get('in_channels', 3),
+                    b.get('distilled', False))
+
+
+def num_classes_of(cfg) -> int:
+    model = cfg.get('model') or {}
+    for d in (model, model.get('head') or {}, model.get('cls_head') or {}):
+        if isinstance(d.get('num_classes'), int):
+            return d['num_classes']
+    return 0
+
+
+def _size(img_size: Tuple[int, int]):
+    return img_size[0] if img_size[0] == img_size[1] else list(img_size)
+
+
+def backbone_override(arch) -> dict:
+    """The backbone keys that give ``arch`` (``_delete_`` replaces a preset name or old dict)."""
+    if isinstance(arch, DeiTArch):
+        shape = dict(_delete_=True, depth=arch.depth, num_heads=arch.num_heads,
+                     head_dim=arch.head_dim, mlp_ratio=arch.mlp_ratio)
+        return dict(arch=shape, img_size=_size(arch.img_size), patch_size=arch.patch_size)
+    if isinstance(arch, PiTArch):
+        shape = dict(_delete_=True, depths=list(arch.depths), base_heads=arch.base_heads,
+                     head_dim=arch.head_dim, mlp_ratio=arch.mlp_ratio,
+                     patch_size=arch.patch_size, stride=arch.stride)
+        return dict(arch=shape, img_size=_size(arch.img_size))
+    raise StrategyError(f'cannot write a config for a {type(arch).__name__}')
+
+
+def _resize(value: Any, old: Tuple[int, int], new: Tuple[int, int]) -> Any:
+    """``value`` in the new resolution if it states the old one (int, (H, W), (W, H) or timm's
+    (C, H, W)); otherwise None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and old[0] == old[1] and value == old[0]:
+        return new[0] if new[0] == new[1] else list(new)
+    if isinstance(value, (list, tuple)):
+        v = list(value)
+        if v == list(old):
+            return list(new)
+        if v == list(old[::-1]):
+            return list(new[::-1])
+        if len(v) == 3 and v[1:] == list(old):
+            return [v[0], *new]
+    return None
+
+
+def _sizes_in(node: Any, old, new) -> Optional[Any]:
+    """The override that resizes ``node`` (a partial dict; lists whole), or None if unchanged."""
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k in _SIZE_KEYS:
+                r = _resize(v, old, new)
+                if r is not None:
+                    out[k] = r
+                    continue
+            sub = _sizes_in(v, old, new)
+            if sub is not None:
+                out[k] = sub
+        return out or None
+    if isinstance(node, (list, tuple)):
+        subs = [_sizes_in(v, old, new) for v in node]
+        if not any(s is not None for s in subs):
+            return None
+        # mmengine replaces lists whole: write every item, merged with its change.
+        return [_merge(v, s) if s is not None else _plain(v) for v, s in zip(node, subs)]
+    return None
+
+
+def _plain(node):
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _merge(node, change):
+    if isinstance(node, dict) and isinstance(change, dict):
+        out = _plain(node)
+        for k, v in change.items():
+            out[k] = _merge(node.get(k), v) if isinstance(v, dict) else v
+        return out
+    return change
+
+
+def overrides(cfg, arch) -> dict:
+    """Everything a child of ``cfg`` must set so that it trains and tests ``arch``."""
+    base = arch_of(cfg)
+    _, key = find_backbone(cfg)
+    backbone = backbone_override(arch)
+    out = {'model': {'backbone': backbone}} if key == 'model.backbone' else {'model': backbone}
+    if tuple(base.img_size) != tuple(arch.img_size):
+        for loader in _LOADERS:
+            sub = _sizes_in(_plain(cfg.get(loader)), base.img_size, arch.img_size)
+            if sub is not None:
+                out[loader] = sub
+    return out
+
+
+def to_py(value: Any, indent: int = 0) -> str:
+    """Python source for a config value, ``dict(...)`` style as OpenMMLab configs are written."""
+    pad = ' ' * (indent + 4)
+    if isinstance(value, dict):
+        if not value:
+            return 'dict()'
+        ident = all(isinstance(k, str) and k.isidentifier() for k in value)
+        items = [f'{k}={to_py(v, indent + 4)}' if ident else f'{k!r}: {to_py(v, indent + 4)}'
+                 for k, v in value.items()]
+        one = ', '.join(items)
+        if len(one) + indent < 80:
+            return f'dict({one})' if ident else '{' + one + '}'
+        body = ',\n'.join(pad + i for i in items)
+        return (f'dict(\n{body})' if ident else '{\n' + body + '}')
+    if isinstance(value, (list, tuple)):
+        items = [to_py(v, indent + 4) for v in value]
+        one = ', '.join(items)
+        if len(one) + indent < 80:
+            return f'[{one}]'
+        return '[\n' + ',\n'.join(pad + i for i in items) + ']'
+    return repr(value)
+
+
+def write_config(base_config: str, arch, out: str, header: str = '', cfg=None) -> dict:
+    """Write ``out``, a config inheriting ``base_config`` that builds ``arch``; returns the
+    overrides. Written atomically (a temporary file, then renamed)."""
+    cfg = cfg if cfg is not None else load(base_config)
+    ov = overrides(cfg, arch)
+    base_abs, out_dir = osp.abspath(base_config), osp.dirname(osp.abspath(out))
+    # Relative when both live in one tree (the repo), so the pair can move together.
+    shared = osp.commonpath([base_abs, out_dir])
+    rel = osp.relpath(base_abs, out_dir) if shared != osp.sep else base_abs
+    lines = [f'# {line}' if line else '#' for line in header.splitlines()]
+    lines += [f'_base_ = [{rel!r}]', '']
+    lines += [f'{k} = {to_py(v)}' for k, v in ov.items()]
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    tmp = f'{out}.tmp{os.getpid()}'
+    with open(tmp, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    os.replace(tmp, out)
+    return ov

@@ -1,0 +1,231 @@
+"""The main job (``make demo``): scale the digits config's DeiT-Tiny-like model for this machine
+under a FLOPs budget and under a measured-latency budget, train the family briefly, and report
+accuracy against FLOPs and measured latency beside the naive DeiT scaling at the same budgets.
+
+Every number in the report is produced by the run: FLOPs and parameters by the analytic model,
+latency by measuring each model here, top-1 by training it on the digits train split and
+validating on the held-out split. The strategies are read from files (found beforehand by
+``tools/search_strategy.py``, whose command each file records); ``--search`` finds a fresh one
+instead, which takes longer than the 15-minute budget of the default run.
+"""
+import json
+import os
+import os.path as osp
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, List, Optional
+
+from ..cost.analytic import analytic_cost
+from . import configs
+from .budget import Budget, fastest_ms, format_cost, make_cost, measured_latency
+from .scaler import scale
+from .space import describe
+from .strategy import load_strategy
+from .train import top1_of, train_arch
+
+
+@dataclass
+class DemoSettings:
+    config: str = 'configs/classification/deit-tiny_digits.py'
+    strategy: str = 'configs/scaling/deit_digits_flops.yaml'
+    latency_strategy: str = 'configs/scaling/deit_digits_latency.yaml'
+    baseline: str = 'configs/scaling/deit_width.yaml'
+    flops_ratio: float = 0.5      # the FLOPs budget, as a share of the base model's
+    latency_ratio: float = 0.5    # the latency budget, as a share of the base's measured latency
+    epochs: int = 12              # training epochs per model, at most
+    min_epochs: int = 3
+    time_budget: float = 13.0     # minutes for the whole run: fewer epochs if this machine is slow
+    out: str = 'work_dirs/demo'
+    seed: int = 0
+    rounds: int = 5               # latency measurement rounds per model
+
+
+class Clock:
+    def __init__(self, log: Callable[[str], None]):
+        self.t0, self.log = time.perf_counter(), log
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def __call__(self, msg: str):
+        m, s = divmod(int(self.seconds), 60)
+        self.log(f'[demo {m:02d}:{s:02d}] {msg}')
+
+
+def _machine() -> str:
+    import torch
+
+    from ..cost.measure import default_threads
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    return f'{cpu}, {default_threads()} threads, torch {torch.__version__}'
+
+
+def run_demo(s: DemoSettings, log: Callable[[str], None] = print,
+             command: Optional[str] = None) -> dict:
+    from ..report import Entry, write_report
+
+    clock = Clock(log)
+    command = command or ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
+    cfg = configs.load(s.config)
+    base = configs.arch_of(cfg)
+    ncls = configs.num_classes_of(cfg)
+    strategies = {'flops': load_strategy(s.strategy), 'latency': load_strategy(s.latency_strategy),
+                  'baseline': load_strategy(s.baseline)}
+    clock(f'base model {describe(base)} from {s.config}; measuring its latency here '
+          f'({_machine()})')
+    base_flops = analytic_cost(base, 1, ncls).flops
+    base_ms = fastest_ms(measured_latency(base, rounds=s.rounds))
+    budgets = {'flops': Budget('flops', s.flops_ratio * base_flops),
+               'latency': Budget('latency', s.latency_ratio * base_ms)}
+    clock(f'base: {format_cost("flops", base_flops)} FLOPs, {base_ms:.2f} ms; budgets '
+          f'{budgets["flops"]} ({s.flops_ratio:g} x base) and {budgets["latency"]} '
+          f'({s.latency_ratio:g} x base, measured)')
+
+    # The family: the base, then per budget the strategy's model and the baseline's.
+    flops_cost = make_cost('flops', num_classes=ncls)
+    lat_cost = make_cost('latency', rounds=3)
+    lat_cost.cache[base] = base_ms
+    models = [dict(name='base', group='unscaled base (DeiT-Tiny-like)', arch=base, budget='-')]
+    for kind, cost in (('flops', flops_cost), ('latency', lat_cost)):
+        for role, strategy in (('scaled', strategies[kind]), ('baseline', strategies['baseline'])):
+            clock(f'scaling for {budgets[kind]} with {strategy.name} ({role})')
+            r = scale(base, strategy, budgets[kind], cost=cost,
+                      progress=lambda m: clock(f'  {m}'))
+            clock(f'  -> {describe(r.arch)}: {format_cost(kind, r.cost)} '
+                  f'({100 * r.below:.1f}% below)')
+            group = (f'scaled ({strategy.name})' if role == 'scaled'
+                     else f'baseline: DeiT width-only ({strategy.name})')
+            models.append(dict(name=f'{role}-{kind}', group=group, arch=r.arch,
+                               budget=str(budgets[kind]), strategy=strategy.name))
+
+    # Train each distinct architecture once, from the config written for it.
+    trained = {}
+    distinct = list(dict.fromkeys(m['arch'] for m in models))
+    epochs = _epochs(s, distinct, clock)
+    for i, arch in enumerate(distinct):
+        m = next(m for m in models if m['arch'] == arch)
+        cfg_path = osp.join(s.out, 'configs', f'{m["name"]}.py')
+        configs.write_config(s.config, arch, cfg_path, header=(
+            f'{m["name"]}: {describe(arch)}, budget {m["budget"]}; written by {command}'))
+        clock(f'training {i + 1}/{len(distinct)}: {m["name"]} {describe(arch)} for {epochs} '
+              f'epochs ({cfg_path})')
+        res = train_arch(cfg_path, arch, osp.join(s.out, m['name']), epochs, seed=s.seed,
+                         report=lambda msg: clock(f'  {m["name"]}: {msg}'))
+        clock(f'  {m["name"]}: top-1 {top1_of(res["metrics"]):.2f}% in {res["seconds"]:.0f}s')
+        trained[arch] = dict(res, config=cfg_path)
+
+    clock(f'measuring the latency of {len(distinct)} models ({s.rounds} rounds each)')
+    for arch, res in trained.items():
+        meas = measured_latency(arch, rounds=s.rounds)
+        res.update(latency_ms=fastest_ms(meas), latency_spread=meas.spread)
+        with open(osp.join(res['work_dir'], 'result.json'), 'w') as f:
+            json.dump({k: v for k, v in res.items()}, f, indent=2)
+
+    entries: List[Entry] = []
+    for m in models:
+        res = trained[m['arch']]
+        c = analytic_cost(m['arch'], 1, ncls)
+        entries.append(Entry(
+            name=m['name'], group=m['group'], desc=describe(m['arch']), flops=c.flops,
+            params=c.params, latency_ms=res['latency_ms'], metric=top1_of(res['metrics']),
+            budget=m['budget'], source=res['log_dir'],
+            extra=dict(top5=res['metrics'].get('accuracy/top5'), train_seconds=res['seconds'],
+                       latency_spread=res['latency_spread'], config=res['config'])))
+    wall = clock.seconds
+    preamble = _preamble(s, command, base, base_flops, base_ms, budgets, strategies, wall, epochs)
+    epilogue = _epilogue(entries, trained, s)
+    paths = write_report(entries, s.out, f'Scaling DeiT-Tiny-like on digits for this machine',
+                         preamble, epilogue)
+    with open(osp.join(s.out, 'demo.json'), 'w') as f:
+        json.dump(dict(settings=asdict(s), command=command, wall_seconds=wall,
+                       machine=_machine(), base_latency_ms=base_ms,
+                       budgets={k: str(b) for k, b in budgets.items()},
+                       entries=[e.to_dict() for e in entries]), f, indent=2)
+    clock(f'wrote {paths["report"]} and {paths["plot"]} ({wall / 60:.1f} min)')
+    return dict(paths, entries=entries, wall_seconds=wall)
+
+
+def _epochs(s: DemoSettings, archs: list, clock: Clock) -> int:
+    """The most epochs (up to ``s.epochs``) that let every model train within the time budget,
+    from a few timed training iterations of each model on this machine."""
+    from .train import epoch_seconds
+    per_epoch = sum(epoch_seconds(s.config, a) for a in archs)
+    overhead = len(archs) * (8 + s.rounds) + 15  # runner set-up, validation, latency, report
+    left = 60 * s.time_budget - clock.seconds - overhead
+    fit = int(left / (1.15 * per_epoch)) if per_epoch > 0 else s.epochs
+    epochs = max(s.min_epochs, min(s.epochs, fit))
+    clock(f'one epoch of all {len(archs)} models: ~{per_epoch:.0f}s here; {left / 60:.1f} min '
+          f'left of the {s.time_budget:g}-min budget: {epochs} epochs each'
+          + ('' if fit >= s.epochs else f' (fewer than {s.epochs}: this machine is slow)'))
+    return epochs
+
+
+def _preamble(s, command, base, base_flops, base_ms, budgets, strategies, wall, epochs) -> str:
+    lines = [
+        f'Produced by `{command}` (what `make demo` runs) in {wall / 60:.1f} min on '
+        f'{_machine()}. Every number below was measured in that run.',
+        '',
+        f'- **Base**: the model of `{s.config}`, {describe(base)} (I input, d depth, h heads, '
+        f'e head dim, r MLP ratio): {format_cost("flops", base_flops)} FLOPs, {base_ms:.2f} ms.',
+        f'- **Budgets**: {budgets["flops"]} ({s.flops_ratio:g} x the base\'s FLOPs) and '
+        f'{budgets["latency"]} ({s.latency_ratio:g} x the base\'s latency measured at the start '
+        'of the run).',
+    ]
+    for key, label, path in (('flops', 'Strategy for the FLOPs budget', s.strategy),
+                             ('latency', 'Strategy for the latency budget', s.latency_strategy),
+                             ('baseline', 'Baseline (naive scaling)', s.baseline)):
+        st = strategies[key]
+        rates = ', '.join(f'{d} {r:+.2f}' for d, r in st.rates.items() if r)
+        found = st.found_on.get('command', '')
+        lines.append(f'- **{label}**: `{st.name}` (`{path}`), rates {rates}'
+                     + (f'; found by `{found}`' if found else '')
+                     + (f'. {st.notes}' if st.notes else ''))
+    lines += [
+        '- **FLOPs** are multiply-adds from the analytic model (`vit_scaled.cost.analytic`, with '
+        'the 10-class head); **latency** is the backbone at batch 1 measured here with PyTorch '
+        f'(`vit_scaled.cost.measure`: the fastest of {s.rounds} rounds, each the median of its '
+        'calls); **top-1** is on the digits '
+        f'validation split (360 images) after {epochs} epochs of the config\'s recipe '
+        '(mmengine Runner, the schedule squeezed into those epochs; the epoch count is the most '
+        f'that fits the {s.time_budget:g}-minute budget on this machine, at most {s.epochs}).',
+    ]
+    return '\n'.join(lines)
+
+
+def _epilogue(entries, trained, s) -> str:
+    lines = ['Per model: the config it was trained from, its training time and latency spread.', '',
+             '| model | config | training (s) | latency spread |', '|---|---|---|---|']
+    for e in entries:
+        lines.append(f'| {e.name} | `{e.extra["config"]}` | {e.extra["train_seconds"]:.0f} | '
+                     f'{100 * e.extra["latency_spread"]:.1f}% |')
+    lines += ['', f'Re-train one: `python tools/train.py {s.out}/configs/<model>.py`. '
+              f'Re-collect this table from the work dirs: `python tools/report.py {s.out}/*`.',
+              'Short trainings on a small set: differences of a point or two are within the '
+              'noise of a single seed.']
+    return '\n'.join(lines)
+
+
+def search_strategies(s: DemoSettings, command: str, log: Callable[[str], None] = print,
+                      settings: Optional[dict] = None) -> DemoSettings:
+    """``--search``: find the FLOPs and the measured-latency strategies on the demo's data
+    (resumable: the tables are in ``<out>/search``), and return settings that use them."""
+    from dataclasses import replace
+
+    from .search import search_config
+    found = {}
+    for kind, ratio in (('flops', s.flops_ratio), ('latency', s.latency_ratio)):
+        work_dir = osp.join(s.out, 'search', kind)
+        search_config(s.config, f'{kind}={ratio}x', work_dir,
+                      out=osp.join(work_dir, 'strategy.yaml'), settings=settings or {},
+                      name=f'deit-digits-{kind}-searched', command=command, progress=log)
+        found[kind] = osp.join(work_dir, 'strategy.yaml')
+    return replace(s, strategy=found['flops'], latency_strategy=found['latency'])

@@ -1,0 +1,195 @@
+"""``scale(base, strategy, budget)``: the strategy's model whose cost meets the budget most closely
+from below.
+
+Along the strategy each dimension is ``base * s ** rate``; rounding makes the cost a step function
+of ``s``. Cheap costs (FLOPs, parameters, device models, predictors): bisect ``s`` on the nearest
+rounding, then score the whole rounding neighbourhood (each dimension's grid value just below or
+above) for ``s`` in a window around it, and keep the largest cost within the budget. Measured
+latency: bracket ``s`` by doubling, bisect, then measure the few neighbours that a local
+latency-vs-FLOPs line puts between the best one and the budget.
+"""
+import math
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional
+
+from ..cost.analytic import analytic_cost
+from .budget import Budget, BudgetError, CostFn, format_cost, make_cost
+from .space import Space, check_family, describe
+from .strategy import Strategy
+
+WINDOW = 0.35        # +-log(s) around the bisected s whose neighbourhoods are scored
+WINDOW_POINTS = 29
+MEASURED_FLOPS_CAP = 20e9  # never measure a model above this (batch-1 multiply-adds)
+
+
+class UnreachableBudget(BudgetError):
+    """The budget is outside what the strategy can reach; says the smallest and largest cost."""
+
+    def __init__(self, budget: Budget, smallest: float, largest: float, note: str = ''):
+        self.budget, self.smallest, self.largest = budget, smallest, largest
+        k = budget.kind
+        super().__init__(
+            f'budget {budget} is unreachable with this strategy: the smallest reachable cost is '
+            f'{format_cost(k, smallest)} and the largest {format_cost(k, largest)}{note}')
+
+
+@dataclass
+class Scaled:
+    arch: object
+    cost: float
+    budget: Budget
+    s: float
+    cost_label: str
+    evaluated: int
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def below(self) -> float:
+        """How far below the budget, as a fraction of it (0.01 = 1 % under)."""
+        return 1 - self.cost / self.budget.value
+
+    def summary(self) -> str:
+        s = (f'{describe(self.arch)}: {format_cost(self.budget.kind, self.cost)} '
+             f'({100 * self.below:.2f}% below the budget {self.budget}; {self.cost_label}; '
+             f's={self.s:.4g}, {self.evaluated} candidates costed)')
+        return '\n'.join([s] + [f'note: {n}' for n in self.notes])
+
+
+def _path(space: Space, origin: dict, strategy: Strategy) -> Callable[[float], dict]:
+    rates = strategy.rates
+    return lambda s: space.move(origin, {d: r * math.log(s) for d, r in rates.items()})
+
+
+def _distance(space: Space, arch, ideal) -> float:
+    """Squared log distance of ``arch`` from the continuous point (breaks ties toward the
+    strategy's own direction)."""
+    p = space.point(arch)
+    return sum(math.log(a / b) ** 2 for d in p for a, b in zip(p[d], ideal[d]))
+
+
+def scale(base, strategy: Strategy, budget: Budget, cost: Optional[CostFn] = None,
+          progress: Callable[[str], None] = lambda msg: None, origin: Optional[dict] = None,
+          **cost_kwargs) -> Scaled:
+    """The scaled architecture of ``base`` under ``budget``. ``cost`` defaults to the budget
+    kind's (``make_cost(budget.kind, **cost_kwargs)``). ``origin``, a continuous point, replaces
+    ``base``'s own dimensions as the start of the path (the search moves from such points)."""
+    cost = cost or make_cost(budget.kind, **cost_kwargs)
+    if cost.kind != budget.kind:
+        raise BudgetError(f'a {budget.kind} budget cannot be checked with a {cost.kind} cost')
+    notes = [n for n in [check_family(strategy, base)] if n]
+    space = Space.of(base, strategy)
+    at = _path(space, origin or space.point(base), strategy)
+    if cost.expensive:
+        result = _scale_measured(space, at, strategy, budget, cost, progress)
+    else:
+        result = _scale_cheap(space, at, strategy, budget, cost)
+    result.notes[:0] = notes
+    return result
+
+
+def _scale_cheap(space, at, strategy, budget, cost) -> Scaled:
+    lo_s, hi_s = strategy.scale_range
+    ends = [list(space.neighbourhood(at(s))) for s in (lo_s, hi_s)]
+    smallest = min(cost(a) for a in ends[0] + ends[1])
+    largest = max(cost(a) for a in ends[0] + ends[1])
+    if not smallest <= budget.value:
+        raise UnreachableBudget(budget, smallest, largest)
+    if budget.value > largest:
+        raise UnreachableBudget(budget, smallest, largest,
+                                f' (within the scale range {list(strategy.scale_range)})')
+    # Bisection on log s for the nearest rounding, then the neighbourhoods around it.
+    a, b = math.log(lo_s), math.log(hi_s)
+    trail = []
+    for _ in range(60):
+        mid = (a + b) / 2
+        trail.append(mid)
+        if cost(space.nearest(at(math.exp(mid)))) <= budget.value:
+            a = mid
+        else:
+            b = mid
+    centre = a
+    logs = [centre + WINDOW * (2 * i / (WINDOW_POINTS - 1) - 1) for i in range(WINDOW_POINTS)]
+    best = None
+    for log_s in logs + trail[-12:] + [math.log(lo_s)]:
+        ideal = at(math.exp(log_s))
+        for arch in space.neighbourhood(ideal):
+            c = cost(arch)
+            if c > budget.value:
+                continue
+            key = (c, -_distance(space, arch, ideal))
+            if best is None or key > best[0]:
+                best = (key, arch, math.exp(log_s))
+    (c, _), arch, s = best
+    return Scaled(arch, c, budget, s, cost.label, len(cost.cache))
+
+
+def _scale_measured(space, at, strategy, budget, cost, progress) -> Scaled:
+    lo_s, hi_s = strategy.scale_range
+    flops, seen = {}, set()  # ``seen``: this call's models (the cache may hold other strategies')
+
+    def f(s):
+        arch = space.nearest(at(s))
+        seen.add(arch)
+        if arch not in cost.cache:
+            flops[arch] = analytic_cost(arch).flops
+            if flops[arch] > MEASURED_FLOPS_CAP:
+                return math.inf
+            v = cost(arch)
+            progress(f'measured {describe(arch)}: {v:.3f} ms (s={s:.3g})')
+        return cost.cache[arch]
+
+    def unreachable(note):
+        values = [cost.cache[a] for a in seen if a in cost.cache]
+        return UnreachableBudget(budget, min(values), max(values), note)
+
+    # Bracket: double (or halve) s from the base until the budget lies between.
+    s_lo = s_hi = 1.0
+    if f(1.0) <= budget.value:
+        while True:
+            s_hi = s_lo * 2
+            if s_hi > hi_s or f(s_hi) == math.inf:
+                raise unreachable(f' (measured; models above {MEASURED_FLOPS_CAP / 1e9:g}G FLOPs '
+                                  'or beyond the scale range are not tried)')
+            if f(s_hi) > budget.value:
+                break
+            s_lo = s_hi
+    else:
+        while True:
+            s_lo = s_hi / 2
+            if s_lo < lo_s:
+                f(lo_s)
+                raise unreachable(' (measured)')
+            if f(s_lo) <= budget.value:
+                break
+            s_hi = s_lo
+    # Bisect until the two ends round to neighbouring models.
+    for _ in range(8):
+        mid = math.sqrt(s_lo * s_hi)
+        if space.nearest(at(mid)) in (space.nearest(at(s_lo)), space.nearest(at(s_hi))):
+            break
+        if f(mid) <= budget.value:
+            s_lo = mid
+        else:
+            s_hi = mid
+    # Refine: a line through the bracket's two models, log-latency vs log-FLOPs, picks the
+    # neighbours likely to land between the best model and the budget; measure up to three.
+    a_lo, a_hi = space.nearest(at(s_lo)), space.nearest(at(s_hi))
+    l_lo, l_hi = cost.cache[a_lo], cost.cache[a_hi]
+    f_lo, f_hi = analytic_cost(a_lo).flops, analytic_cost(a_hi).flops
+    slope = math.log(l_hi / l_lo) / math.log(f_hi / f_lo) if f_hi != f_lo else 1.0
+    predicted = {}
+    for i in range(9):
+        s = s_lo * (s_hi / s_lo) ** (i / 8)
+        for arch in space.neighbourhood(at(s)):
+            if arch in seen or arch in predicted:
+                continue
+            p = l_lo * (analytic_cost(arch).flops / f_lo) ** slope
+            if l_lo < p <= budget.value:
+                predicted[arch] = p
+    for arch in sorted(predicted, key=predicted.get, reverse=True)[:3]:
+        seen.add(arch)
+        v = cost(arch)
+        progress(f'measured {describe(arch)}: {v:.3f} ms (refinement)')
+    within = {a: cost.cache[a] for a in seen if a in cost.cache and cost.cache[a] <= budget.value}
+    arch = max(within, key=within.get)
+    return Scaled(arch, within[arch], budget, s_lo, cost.label, len(cost.cache))

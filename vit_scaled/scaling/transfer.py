@@ -1,0 +1,106 @@
+"""Transfers, the study's two questions: does a strategy found on DeiT work for PiT, and does a
+strategy found for one device work on another?
+
+- ``to_pit``: the same rates on PiT's dimensions, per stage: every stage's depth grows at the
+  depth rate (each rounded on its own), the base heads at the heads rate (stages keep h-2h-4h),
+  and the input on PiT's stride grid instead of the patch grid.
+- ``cross_device``: for each target device, the base scaled to the same latency budget on that
+  device with every strategy (the target's own and the others'): the study's cross-device table.
+  Latency comes from the device models; accuracy, when asked, from the proxy training.
+"""
+from typing import Callable, Dict, List, Mapping, Optional
+
+from ..cost.analytic import analytic_cost
+from .budget import Budget, format_cost, make_cost
+from .scaler import scale
+from .space import describe
+from .strategy import Rounding, Strategy
+
+
+def to_pit(strategy: Strategy) -> Strategy:
+    """A DeiT strategy re-expressed for PiT (a PiT strategy is returned unchanged)."""
+    if strategy.family == 'pit':
+        return strategy
+    rounding = dict(strategy.rounding)
+    if rounding['img_size'].multiple == 'patch':
+        r = rounding['img_size']
+        rounding['img_size'] = Rounding('stride', r.min, r.max)
+    return strategy.replace(family='pit', rounding=rounding,
+                            name=f'{strategy.name or "strategy"}-to-pit',
+                            notes=(strategy.notes + ' ' if strategy.notes else '') +
+                            f'Transferred from {strategy.family} to PiT: per-stage depths, '
+                            'heads h-2h-4h, input on the stride grid.')
+
+
+def _applicable(strategy: Strategy, base) -> Strategy:
+    from .space import family_of
+    return to_pit(strategy) if family_of(base) == 'pit' else strategy
+
+
+def cross_device(base, strategies: Mapping[str, Strategy], budgets: Mapping[str, Budget],
+                 accuracy: Optional[Callable] = None, batch_size: int = 1,
+                 num_classes: int = 0) -> List[dict]:
+    """One row per (target device, strategy origin). ``budgets[device]`` is a latency budget;
+    ``accuracy(arch) -> top-1 %`` (optional) trains each model."""
+    rows = []
+    for target, budget in budgets.items():
+        cost = make_cost('latency', device=target, batch_size=batch_size, num_classes=num_classes)
+        for origin, strategy in strategies.items():
+            r = scale(base, _applicable(strategy, base), budget, cost=cost)
+            c = analytic_cost(r.arch, 1, num_classes)
+            rows.append(dict(target=target, strategy=origin, own=origin == target,
+                             desc=describe(r.arch), arch=r.arch, latency_ms=r.cost,
+                             budget_ms=budget.value, flops=c.flops, params=c.params,
+                             top1=accuracy(r.arch) if accuracy else None))
+    return rows
+
+
+def cross_device_markdown(rows: List[dict]) -> str:
+    """Targets down, strategy origins across; each cell the model, its latency on the target,
+    and its accuracy when trained."""
+    targets = list(dict.fromkeys(r['target'] for r in rows))
+    origins = list(dict.fromkeys(r['strategy'] for r in rows))
+    cell = {(r['target'], r['strategy']): r for r in rows}
+    lines = ['| target device (budget) | ' + ' | '.join(f'strategy of {o}' for o in origins) + ' |',
+             '|---' * (len(origins) + 1) + '|']
+    for t in targets:
+        first = cell[(t, origins[0])]
+        out = [f'{t} ({format_cost("latency", first["budget_ms"])})']
+        for o in origins:
+            r = cell[(t, o)]
+            acc = '' if r['top1'] is None else f', {r["top1"]:.2f}%'
+            mark = ' (own)' if r['own'] else ''
+            out.append(f'{r["desc"]}: {r["latency_ms"]:.2f} ms, '
+                       f'{format_cost("flops", r["flops"])}{acc}{mark}')
+        lines.append('| ' + ' | '.join(out) + ' |')
+    return '\n'.join(lines)
+
+
+def cached_accuracy(config: str, epochs: int, work_dir: str, seed: int = 0,
+                    progress: Callable[[str], None] = print) -> Callable:
+    """``arch -> top-1 %`` by proxy training on ``config``'s data, cached in the same kind of
+    table as the search's (``work_dir/candidates.jsonl``), so a rerun trains nothing twice."""
+    import os
+
+    from .search import Table, candidate_key
+    from .train import ProxyTrainer
+    trainer = ProxyTrainer(config, epochs, os.path.join(work_dir, 'runs'), seed, report=progress)
+    table = Table(os.path.join(work_dir, 'candidates.jsonl'))
+
+    def accuracy(arch) -> float:
+        key = candidate_key(arch, trainer.proxy)
+        if key not in table.candidates:
+            progress(f'[transfer] training {describe(arch)} ({epochs} epochs)')
+            table.append(dict(type='candidate', key=key, desc=describe(arch), arch=arch.to_dict(),
+                              arch_type=type(arch).__name__, top1=trainer(arch, key),
+                              proxy=trainer.proxy))
+        return table.candidates[key]['top1']
+    return accuracy
+
+
+def device_budgets(base, devices, ratio: float, batch_size: int = 1,
+                   num_classes: int = 0) -> Dict[str, Budget]:
+    """Per device, ``ratio`` x the base's estimated latency there: the same relative budget."""
+    return {d: Budget('latency', ratio * make_cost('latency', device=d, batch_size=batch_size,
+                                                    num_classes=num_classes)(base))
+            for d in devices}
