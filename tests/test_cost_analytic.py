@@ -8,7 +8,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from vit_scaled.arch import DeiTArch, PiTArch, deit_arch, pit_arch
-from vit_scaled.cost import OP_CLASSES, OpClass, analytic_cost, find_arch, traced_flops
+from vit_scaled.cost import (OP_CLASSES, OpClass, analytic_cost, backbone_cost, find_arch,
+                             traced_flops)
 from vit_scaled.cost.analytic import LAYERNORM_FLOPS_PER_ELEMENT
 from vit_scaled.models import DeiTScaled, PiTScaled
 from vit_scaled.models.classifier import ViTClassifier
@@ -76,6 +77,17 @@ def test_deit_traced_equals_analytic_per_class(kwargs, shape):
 def test_pit_traced_equals_analytic_per_class(kwargs, shape):
     model = PiTScaled(**kwargs)
     _assert_equal_per_class(model, torch.randn(shape), model.arch)
+
+
+def test_backbone_options_outside_the_arch_are_read_from_the_module():
+    """ViTPose-style: no class token, no final norm; ``backbone_cost`` reads both off the module."""
+    model = DeiTScaled(arch='deit-tiny', img_size=(128, 96), with_cls_token=False,
+                       final_norm=False, out_type='featmap').eval()
+    x = torch.randn(2, 3, 128, 96)
+    cost = backbone_cost(model, 2, (128, 96))
+    assert {c: cost[c].flops for c in OP_CLASSES} == traced_flops(model, x)
+    assert cost.params == sum(p.numel() for p in model.parameters())
+    assert backbone_cost(torch.nn.Linear(2, 2)) is None
 
 
 def test_classifier_head_is_counted_like_published_models():

@@ -45,7 +45,7 @@ def test_module_kinds():
 
 def test_deit_tiny_breakdown_has_all_seven_classes(tmp_path):
     model = DeiTScaled(arch='deit-tiny')
-    b = op_breakdown(model, torch.randn(1, 3, 224, 224), iters=2, warmup=1)
+    b = op_breakdown(model, torch.randn(1, 3, 224, 224), iters=2, warmup=1, threads=1)
     table = b.table()
     for c in OP_CLASSES:
         assert b.ms[c] > 0, c

@@ -1,6 +1,4 @@
 """PiT-Scaled against timm's PiT: numerics, multi-scale shapes, parameter counts, strictness."""
-import re
-
 import pytest
 import timm
 import torch

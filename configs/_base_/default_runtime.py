@@ -1,4 +1,4 @@
-# The runtime every config of the package shares: mmengine's Runner, our modules in its root registries.
+# The runtime of the package's own configs: mmengine's Runner, our modules in its root registries.
 custom_imports = dict(imports=['vit_scaled'], allow_failed_imports=False)
 # Our modules live in mmengine's root registries; 'mmengine' makes the Runner search them first
 # and resets any scope a previous run in the same process left current.

@@ -180,7 +180,9 @@ _COST_MODELS: Dict[type, Callable] = {}
 
 
 def register_cost_model(arch_type: type):
-    """Declare the function that tallies the cost of architectures of ``arch_type``."""
+    """Declare the function that tallies the cost of architectures of ``arch_type``: it is called
+    as ``fn(tally, arch, batch, (H, W), num_classes, num_prefix_tokens, final_norm)`` and adds
+    its operators with the building blocks above."""
     def wrap(fn):
         _COST_MODELS[arch_type] = fn
         return fn
@@ -188,22 +190,26 @@ def register_cost_model(arch_type: type):
 
 
 @register_cost_model(DeiTArch)
-def _deit(t: _Tally, a: DeiTArch, B: int, img: Tuple[int, int], num_classes: int):
-    C, p, P = a.embed_dims, a.patch_size, a.num_prefix_tokens
+def _deit(t: _Tally, a: DeiTArch, B: int, img: Tuple[int, int], num_classes: int, P: int,
+          final_norm: bool):
+    C, p = a.embed_dims, a.patch_size
     grid = (img[0] // p, img[1] // p)
     N = P + grid[0] * grid[1]
     conv(t, B, a.in_channels, C, p, img, grid)                          # patch embedding
-    elementwise(t, _OT, B * N * C, params=P * C)                        # cat class token(s)
+    if P:
+        elementwise(t, _OT, B * N * C, params=P * C)                    # cat class token(s)
     elementwise(t, _OT, B * N * C, inputs=2,                            # + position embedding
                 params=(P + a.grid[0] * a.grid[1]) * C)
     block(t, B, N, C, a.num_heads, a.head_dim, a.mlp_hidden, n=a.depth)
-    layernorm(t, B * N, C)
+    if final_norm:
+        layernorm(t, B * N, C)
     head(t, B, C, num_classes)
 
 
 @register_cost_model(PiTArch)
-def _pit(t: _Tally, a: PiTArch, B: int, img: Tuple[int, int], num_classes: int):
-    dims, heads, hidden, P = a.embed_dims, a.heads, a.mlp_hidden, a.num_prefix_tokens
+def _pit(t: _Tally, a: PiTArch, B: int, img: Tuple[int, int], num_classes: int, P: int,
+         final_norm: bool):
+    dims, heads, hidden = a.embed_dims, a.heads, a.mlp_hidden
     grids = a.grids_for(img)
     trained = grids[0] if img == a.img_size else a.grids[0]  # the position grid's parameters
     g = grids[0][0] * grids[0][1]
@@ -218,12 +224,14 @@ def _pit(t: _Tally, a: PiTArch, B: int, img: Tuple[int, int], num_classes: int):
             linear(t, _OT, B * P, dims[i - 1], dims[i])
             elementwise(t, _OT, B * (g + P) * dims[i])
         block(t, B, g + P, dims[i], heads[i], a.head_dim, hidden[i], n=depth)
-    layernorm(t, B * (g + P), dims[-1])
+    if final_norm:
+        layernorm(t, B * (g + P), dims[-1])
     head(t, B, dims[-1], num_classes)
 
 
 def analytic_cost(arch, batch_size: int = 1, num_classes: int = 0, dtype_bytes: int = 4,
-                  img_size=None) -> Cost:
+                  img_size=None, num_prefix_tokens: Optional[int] = None,
+                  final_norm: bool = True) -> Cost:
     """The per-class cost of one forward pass of the backbone ``arch`` describes.
 
     Args:
@@ -234,6 +242,8 @@ def analytic_cost(arch, batch_size: int = 1, num_classes: int = 0, dtype_bytes: 
         dtype_bytes: bytes per element for ``activations`` and ``bytes`` (4 for fp32, 2 for fp16).
         img_size: the input resolution when it differs from ``arch.img_size`` (the position
             embedding is resized at run time; parameters stay those of ``arch``).
+        num_prefix_tokens, final_norm: the backbone's options outside the architecture
+            (``with_cls_token=False`` gives 0 prefix tokens; default: the architecture's).
     """
     fn = _COST_MODELS.get(type(arch))
     if fn is None:
@@ -241,14 +251,31 @@ def analytic_cost(arch, batch_size: int = 1, num_classes: int = 0, dtype_bytes: 
                         f'{sorted(t.__name__ for t in _COST_MODELS)}')
     t = _Tally()
     fn(t, arch, batch_size, arch.img_size if img_size is None else to_size('img_size', img_size),
-       num_classes)
+       num_classes, arch.num_prefix_tokens if num_prefix_tokens is None else num_prefix_tokens,
+       final_norm)
     return t.cost(batch_size, dtype_bytes)
+
+
+def find_backbone(model) -> Optional[object]:
+    """The module of a built model that an analytic cost model covers: itself or its backbone."""
+    for m in (model, getattr(model, 'backbone', None)):
+        if type(getattr(m, 'arch', None)) in _COST_MODELS:
+            return m
+    return None
 
 
 def find_arch(model) -> Optional[object]:
     """The architecture value of a built model: its own ``arch`` or its backbone's."""
-    for m in (model, getattr(model, 'backbone', None)):
-        arch = getattr(m, 'arch', None)
-        if type(arch) in _COST_MODELS:
-            return arch
-    return None
+    backbone = find_backbone(model)
+    return backbone.arch if backbone is not None else None
+
+
+def backbone_cost(model, batch_size: int = 1, img_size=None, num_classes: int = 0,
+                  dtype_bytes: int = 4) -> Optional[Cost]:
+    """``analytic_cost`` of a built model's backbone with that module's own options, or None."""
+    backbone = find_backbone(model)
+    if backbone is None:
+        return None
+    return analytic_cost(backbone.arch, batch_size, num_classes, dtype_bytes, img_size,
+                         getattr(backbone, 'num_prefix_tokens', None),
+                         bool(getattr(backbone, 'final_norm', True)))

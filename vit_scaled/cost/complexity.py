@@ -1,13 +1,14 @@
 """What ``get_flops`` reports for any built model: its traced multiply-adds, its parameter count,
 and the per-class table, with the analytic model's columns when the backbone's architecture is
 known (and a roofline estimate on a device model when asked)."""
+import math
 from dataclasses import dataclass
 from typing import Dict, Optional
 
 import torch
 from torch import nn
 
-from .analytic import Cost, analytic_cost, find_arch
+from .analytic import Cost, backbone_cost, find_backbone
 from .classes import OP_CLASSES, OpClass
 from .traced import traced_flops
 
@@ -20,6 +21,7 @@ class Complexity:
     analytic: Optional[Cost]          # of the backbone (and a classifier's head), if known
     device_ms: Optional[Dict[OpClass, float]] = None
     device: str = ''
+    backbone: str = ''                # the module the analytic columns cover
 
     @property
     def flops(self) -> int:
@@ -49,6 +51,9 @@ class Complexity:
         if self.device_ms is not None:
             total += f'{sum(self.device_ms.values()):>16.3f}'
         lines.append(total)
+        if self.analytic is not None and self.analytic.flops != self.flops:
+            lines.append(f'(the analytic columns cover {self.backbone} and a linear head only; '
+                         'the rest of the model is in the traced column)')
         return '\n'.join(lines)
 
     def to_dict(self) -> dict:
@@ -71,13 +76,14 @@ def model_complexity(model: nn.Module, x: torch.Tensor, kwargs: Optional[dict] =
     from .devices import PRECISION_BYTES
     traced = traced_flops(model, x, **(kwargs or {}))
     params = sum(p.numel() for p in model.parameters())
-    arch = find_arch(model)
-    analytic = device_ms = None
-    if arch is not None:
-        analytic = analytic_cost(arch, x.shape[0], head_classes(model), PRECISION_BYTES[precision],
-                                 img_size=tuple(x.shape[-2:]))
-        if device_model is not None:
-            device_ms = {c: 1000 * s
-                         for c, s in device_model.class_latency(analytic, precision).items()}
+    # the backbone sees every leading dimension as images: (N, segments, C, H, W) for a 2-D video model
+    images = math.prod(x.shape[:-3])
+    analytic = backbone_cost(model, images, tuple(x.shape[-2:]), head_classes(model),
+                             PRECISION_BYTES[precision])
+    device_ms = None
+    if analytic is not None and device_model is not None:
+        device_ms = {c: 1000 * s for c, s in device_model.class_latency(analytic, precision).items()}
+    backbone = find_backbone(model)
     return Complexity(tuple(x.shape), params, traced, analytic, device_ms,
-                      device_model.name if device_model is not None else '')
+                      device_model.name if device_model is not None else '',
+                      type(backbone).__name__ if backbone is not None else '')

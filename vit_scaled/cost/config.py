@@ -95,8 +95,8 @@ def check_runs(model: nn.Module, x: torch.Tensor, kwargs: dict, what: str = 'the
             model(x, **kwargs)
     except Exception as e:
         msg = str(e).splitlines()[0] if str(e) else ''
-        raise BadInput(f'{what} cannot run on an input of shape {tuple(x.shape)}: '
-                       f'{type(e).__name__}: {msg}') from e
+        raise BadInput(f'{what} cannot run on an input of shape {tuple(x.shape)} (set it with '
+                       f'--shape): {type(e).__name__}: {msg}') from e
 
 
 def run_cli(main) -> None:

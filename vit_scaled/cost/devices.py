@@ -2,9 +2,9 @@
 
 Each operator of the analytic graph takes ``max(multiply-adds / compute rate, bytes / bandwidth)``
 plus a fixed overhead per launch (kernel launch, framework dispatch); a class is the sum of its
-operators. Spec entries use peak rates, so they are optimistic;
-``local`` uses rates measured here (a large GEMM, a large copy and a tiny op), cached in a JSON
-file. The errors against published measurements are in docs/cost.md.
+operators. Spec entries use peak rates, so they are optimistic; ``local`` uses rates measured
+here (a large GEMM, a large copy and a tiny op), cached in a JSON file. The errors against
+published and local measurements are in docs/cost.md.
 """
 import json
 import os
@@ -46,7 +46,7 @@ class DeviceModel:
     def rate(self, precision: str) -> float:
         if precision not in self.peak_macs:
             raise BadInput(f'precision {precision!r} is not modelled for {self.name}: '
-                             f'choose one of {sorted(self.peak_macs)}')
+                           f'choose one of {sorted(self.peak_macs)}')
         return self.peak_macs[precision]
 
 

@@ -18,8 +18,8 @@ import statistics
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -49,7 +49,6 @@ class Measurement:
     best_ms: float = 0.0           # the fastest call: interference only ever adds time
     max_spread: float = 0.05
     clock: str = 'wall'
-    extra: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def latency_ms(self) -> float:
@@ -86,9 +85,9 @@ class Measurement:
 
 
 def noise_message(m: Measurement) -> str:
+    hint = '' if m.clock == 'cpu' else ", or time one thread's CPU time (--threads 1 --clock cpu)"
     return (f'the machine is too noisy: rounds disagree by {100 * m.spread:.1f}% '
-            f'(> {100 * m.max_spread:.0f}%); close other work, raise --rounds/--iters, or time '
-            "one thread's CPU time (--threads 1 --clock cpu)")
+            f'(> {100 * m.max_spread:.0f}%); close other work, raise --rounds/--iters{hint}')
 
 
 @contextlib.contextmanager
@@ -149,28 +148,31 @@ def export_onnx(model: nn.Module, x: torch.Tensor, path: str, kwargs: Optional[d
                 opset: int = 17) -> str:
     """``torch.onnx.export`` with the TorchScript exporter (``dynamo=False``): the torch.export
     one needs ``onnxscript``, which the toolkit does not install."""
+    from .config import BadInput
     model.eval()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter('ignore')  # the legacy exporter's deprecation and tracer chatter
-        torch.onnx.export(_Bound(model, kwargs or {}), (x,), path, dynamo=False,
-                          opset_version=opset, input_names=['input'])
+        try:
+            torch.onnx.export(_Bound(model, kwargs or {}), (x,), path, dynamo=False,
+                              opset_version=opset, input_names=['input'])
+        except Exception as e:
+            msg = str(e).splitlines()[0] if str(e) else ''
+            raise BadInput(f'{type(model).__name__} cannot be exported to ONNX, so it cannot run '
+                           f'on onnxruntime: {type(e).__name__}: {msg}') from e
     return path
 
 
 def onnxruntime_runner(model: nn.Module, x: torch.Tensor, threads: int,
                        kwargs: Optional[dict] = None, path: Optional[str] = None):
-    """Export ``model`` to ONNX (a temporary file unless ``path``) and run it on CPU."""
+    """Export ``model`` to ONNX (kept at ``path`` if given) and run it on the CPU."""
     import onnxruntime as ort
 
-    if path is None:
-        tmp = tempfile.NamedTemporaryFile(suffix='.onnx', delete=False)
-        tmp.close()
-        path = tmp.name
-    export_onnx(model, x.cpu(), path, kwargs)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    with tempfile.TemporaryDirectory() as tmp:  # the session holds the model once created
+        path = export_onnx(model, x.cpu(), path or os.path.join(tmp, 'model.onnx'), kwargs)
+        session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
     feed = {session.get_inputs()[0].name: x.cpu().numpy()}
     return lambda: session.run(None, feed)
 

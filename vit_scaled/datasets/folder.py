@@ -81,8 +81,9 @@ class ImageFolderDataset(ClsDataset):
     def _scan(img_dir: str, classes: Sequence[str]) -> list:
         samples, empty = [], []
         for label, name in enumerate(classes):
+            walk = sorted(os.walk(os.path.join(img_dir, name), followlinks=True))
             found = [os.path.relpath(os.path.join(root, f), img_dir)
-                     for root, _, files in sorted(os.walk(os.path.join(img_dir, name), followlinks=True))
+                     for root, _, files in walk
                      for f in sorted(files) if f.lower().endswith(IMG_EXTENSIONS)]
             if not found:
                 empty.append(name)

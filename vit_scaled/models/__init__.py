@@ -1,8 +1,6 @@
+from .classifier import ViTClassifier
+from .data_preprocessor import ViTDataPreprocessor
 from .deit import DeiTScaled
 from .pit import PiTScaled
 
-__all__ = ['DeiTScaled']
-__all__ += ['PiTScaled']
-from .classifier import ViTClassifier
-from .data_preprocessor import ViTDataPreprocessor
-__all__ += ['ViTClassifier', 'ViTDataPreprocessor']
+__all__ = ['DeiTScaled', 'PiTScaled', 'ViTClassifier', 'ViTDataPreprocessor']

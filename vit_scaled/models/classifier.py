@@ -62,8 +62,8 @@ class ViTClassifier(BaseModel):
         trunc_normal_(self.head.weight, std=.02)  # timm's ViT head init
         nn.init.zeros_(self.head.bias)
         if mixup:
-            self.mixup = Mixup(**dict(dict(label_smoothing=label_smoothing,
-                                           num_classes=num_classes), **mixup))
+            self.mixup = Mixup(**{'label_smoothing': label_smoothing, 'num_classes': num_classes,
+                                  **mixup})
             self.criterion = SoftTargetCrossEntropy()
         else:
             self.mixup = None

@@ -156,7 +156,7 @@ class PiTScaled(BaseModule):
             out['pos_embed'] = resize_grid(out['pos_embed'], self.arch.grids[0], self.interpolate_mode)
         if 'cls_token' in out:
             tokens, n = out['cls_token'], self.num_prefix_tokens
-            if tokens.shape[1] < n:  # a distillation token that the source lacks starts as the class token
+            if tokens.shape[1] < n:  # a distillation token the source lacks starts as its class token
                 tokens = torch.cat([tokens, tokens[:, :1].expand(-1, n - tokens.shape[1], -1)], dim=1)
             out['cls_token'] = tokens[:, :n]
         return out

@@ -5,8 +5,8 @@ Along the strategy each dimension is ``base * s ** rate``; rounding makes the co
 of ``s``. Cheap costs (FLOPs, parameters, device models, predictors): bisect ``s`` on the nearest
 rounding, then score the whole rounding neighbourhood (each dimension's grid value just below or
 above) for ``s`` in a window around it, and keep the largest cost within the budget. Measured
-latency: bracket ``s`` by doubling, bisect, then measure the few neighbours that a local
-latency-vs-FLOPs line puts between the best one and the budget.
+latency: bracket ``s`` by doubling, bisect, then measure the few neighbours that this machine's
+roofline model, rescaled to the measurements, puts between the best one and the budget.
 """
 import math
 from dataclasses import dataclass, field
@@ -20,6 +20,8 @@ from .strategy import Strategy
 WINDOW = 0.35        # +-log(s) around the bisected s whose neighbourhoods are scored
 WINDOW_POINTS = 29
 MEASURED_FLOPS_CAP = 20e9  # never measure a model above this (batch-1 multiply-adds)
+MEASURED_REFINEMENTS = 5   # measurements after the bisection, at most
+REFINED_ENOUGH = 0.02      # stop refining within 2% below the budget
 
 
 class UnreachableBudget(BudgetError):
@@ -123,16 +125,25 @@ def _scale_cheap(space, at, strategy, budget, cost) -> Scaled:
     return Scaled(arch, c, budget, s, cost.label, len(cost.cache))
 
 
+def _estimator():
+    """``arch -> seconds`` on this machine's roofline model (FLOPs if it cannot be had)."""
+    try:
+        from ..cost.devices import get_device
+        device = get_device('local')
+        return lambda arch: device.latency(analytic_cost(arch))
+    except Exception:  # a roofline is a ranking aid here: FLOPs rank nearly as well
+        return lambda arch: float(analytic_cost(arch).flops)
+
+
 def _scale_measured(space, at, strategy, budget, cost, progress) -> Scaled:
     lo_s, hi_s = strategy.scale_range
-    flops, seen = {}, set()  # ``seen``: this call's models (the cache may hold other strategies')
+    seen = set()  # this call's models (the cache may hold other strategies')
 
     def f(s):
         arch = space.nearest(at(s))
         seen.add(arch)
         if arch not in cost.cache:
-            flops[arch] = analytic_cost(arch).flops
-            if flops[arch] > MEASURED_FLOPS_CAP:
+            if analytic_cost(arch).flops > MEASURED_FLOPS_CAP:
                 return math.inf
             v = cost(arch)
             progress(f'measured {describe(arch)}: {v:.3f} ms (s={s:.3g})')
@@ -171,25 +182,37 @@ def _scale_measured(space, at, strategy, budget, cost, progress) -> Scaled:
             s_lo = mid
         else:
             s_hi = mid
-    # Refine: a line through the bracket's two models, log-latency vs log-FLOPs, picks the
-    # neighbours likely to land between the best model and the budget; measure up to three.
+    # Refine: the local device model (a roofline of this machine, overheads included), rescaled
+    # to agree with the measurements at the bracket's two ends, ranks the neighbours in between;
+    # measure the best-ranked ones below the budget, most promising first.
+    estimate = _estimator()
     a_lo, a_hi = space.nearest(at(s_lo)), space.nearest(at(s_hi))
-    l_lo, l_hi = cost.cache[a_lo], cost.cache[a_hi]
-    f_lo, f_hi = analytic_cost(a_lo).flops, analytic_cost(a_hi).flops
-    slope = math.log(l_hi / l_lo) / math.log(f_hi / f_lo) if f_hi != f_lo else 1.0
-    predicted = {}
-    for i in range(9):
+    e_lo, e_hi = estimate(a_lo), estimate(a_hi)
+    r_lo, r_hi = cost.cache[a_lo] / e_lo, cost.cache[a_hi] / e_hi
+
+    def predict(arch):
+        e = estimate(arch)
+        t = math.log(e / e_lo) / math.log(e_hi / e_lo) if e_hi != e_lo else 0.0
+        return e * (r_lo + min(max(t, 0.0), 1.0) * (r_hi - r_lo))
+
+    candidates = {}
+    for i in range(-2, 11):  # the bracket, a little beyond each end
         s = s_lo * (s_hi / s_lo) ** (i / 8)
         for arch in space.neighbourhood(at(s)):
-            if arch in seen or arch in predicted:
-                continue
-            p = l_lo * (analytic_cost(arch).flops / f_lo) ** slope
-            if l_lo < p <= budget.value:
-                predicted[arch] = p
-    for arch in sorted(predicted, key=predicted.get, reverse=True)[:3]:
+            if arch not in seen and arch not in candidates:
+                candidates[arch] = predict(arch)
+    for _ in range(MEASURED_REFINEMENTS):
+        best = max((cost.cache[a] for a in seen if a in cost.cache
+                    and cost.cache[a] <= budget.value), default=0.0)
+        hopeful = {a: p for a, p in candidates.items()
+                   if a not in seen and best < p <= 1.02 * budget.value}
+        if not hopeful or best >= (1 - REFINED_ENOUGH) * budget.value:
+            break
+        arch = max(hopeful, key=hopeful.get)
         seen.add(arch)
         v = cost(arch)
-        progress(f'measured {describe(arch)}: {v:.3f} ms (refinement)')
+        progress(f'measured {describe(arch)}: {v:.3f} ms (refinement; predicted '
+                 f'{hopeful[arch]:.3f} ms)')
     within = {a: cost.cache[a] for a in seen if a in cost.cache and cost.cache[a] <= budget.value}
     arch = max(within, key=within.get)
     return Scaled(arch, within[arch], budget, s_lo, cost.label, len(cost.cache))
