@@ -29,6 +29,9 @@ def parse_args():
     p.add_argument('--predictor', help='for latency: a fitted latency predictor (JSON)')
     p.add_argument('--batch-size', type=int, default=1, help='batch of the latency (default 1)')
     p.add_argument('--threads', type=int, help='CPU threads of a measured latency (default: all)')
+    p.add_argument('--clock', default='wall', choices=('wall', 'cpu'),
+                   help="cpu: time one thread's CPU time (with --threads 1), steady on a shared "
+                   'machine')
     p.add_argument('--out', help='the new config (default work_dirs/scaled/<name>_<budget>.py)')
     return p.parse_args()
 
@@ -39,6 +42,7 @@ def main():
         _, out, summary = scale_config(args.config, args.strategy, args.budget, out=args.out,
                                        device=args.device, predictor=args.predictor,
                                        batch_size=args.batch_size, threads=args.threads,
+                                       clock=args.clock,
                                        progress=print)
     except (BudgetError, StrategyError) as e:
         print(f'error: {e}', file=sys.stderr)

@@ -5,6 +5,7 @@ field counts them), parameters, or milliseconds per batch. Latency comes from a 
 roofline estimate, a fitted latency predictor, or a measurement on this machine; only the last is
 ``expensive`` (the scaler then measures few candidates: bracket, bisect, refine).
 """
+import functools
 import re
 import warnings
 from dataclasses import dataclass
@@ -84,6 +85,8 @@ def parse_budget(text: str) -> Budget:
 def format_cost(kind: str, value: float) -> str:
     if kind == 'latency':
         return f'{value:.3g}ms' if value < 100 else f'{value:.0f}ms'
+    if abs(value) >= 1e15:
+        return f'{value:.3g}'
     for suffix in ('T', 'G', 'M', 'K'):
         if abs(value) >= _SUFFIX[suffix]:
             return f'{value / _SUFFIX[suffix]:.4g}{suffix}'
@@ -106,6 +109,7 @@ class CostFn:
         return f'CostFn({self.label})'
 
 
+@functools.lru_cache(maxsize=4)  # the drift reference is measured again and again
 def build_backbone(arch):
     """The backbone ``arch`` describes, in eval mode (weights as initialised)."""
     from ..arch import DeiTArch, PiTArch
@@ -121,9 +125,10 @@ def fastest_ms(measurement) -> float:
 
 
 def measured_latency(arch, batch_size: int = 1, threads: Optional[int] = None, warmup: int = 5,
-                     rounds: int = 3, round_s: float = 0.25) -> 'object':
+                     rounds: int = 3, round_s: float = 0.25, clock: str = 'wall') -> 'object':
     """A ``Measurement`` of the backbone of ``arch`` on this machine (PyTorch, CPU); its
-    ``fastest_ms`` is the latency the scaler uses."""
+    ``fastest_ms`` is the latency the scaler uses. ``clock='cpu'`` (one thread) counts only the
+    time the thread ran: what an idle machine would show, on a shared one."""
     import torch
 
     from ..cost.measure import NoisyMeasurementWarning, measure
@@ -131,12 +136,42 @@ def measured_latency(arch, batch_size: int = 1, threads: Optional[int] = None, w
     x = torch.randn(batch_size, arch.in_channels, *arch.img_size)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', NoisyMeasurementWarning)  # the spread is reported instead
-        return measure(model, x, threads=threads, warmup=warmup, rounds=rounds, round_s=round_s)
+        return measure(model, x, threads=threads, warmup=warmup, rounds=rounds, round_s=round_s,
+                       clock=clock)
+
+
+class DriftCorrected:
+    """Measured latencies, all expressed in the machine's conditions of the first measurement.
+
+    On a shared machine the speed drifts with other work by tens of percent within seconds, so
+    two candidates measured a few seconds apart do not compare. The first architecture measured
+    (the base, for the scaler) becomes the reference: each later candidate is measured between
+    two short measurements of the reference and rescaled by how much faster or slower the
+    reference ran then. On an idle machine the factor is 1 within noise.
+    """
+
+    def __init__(self, measure_fn: Callable, rounds: int = 3):
+        self.measure_fn, self.rounds = measure_fn, rounds
+        self.reference = self.reference_ms = None
+        self.measurements: Dict[object, object] = {}
+
+    def __call__(self, arch) -> float:
+        if self.reference is None:
+            m = self.measure_fn(arch, self.rounds)
+            self.measurements[arch] = m
+            self.reference, self.reference_ms = arch, fastest_ms(m)
+        if arch == self.reference:
+            return self.reference_ms
+        before = fastest_ms(self.measure_fn(self.reference, 2))
+        m = self.measure_fn(arch, self.rounds)
+        after = fastest_ms(self.measure_fn(self.reference, 2))
+        self.measurements[arch] = m
+        return fastest_ms(m) * self.reference_ms / min(before, after)
 
 
 def make_cost(kind: str, device: Optional[str] = None, predictor: Optional[str] = None,
               num_classes: int = 0, batch_size: int = 1, threads: Optional[int] = None,
-              rounds: int = 3) -> CostFn:
+              rounds: int = 3, clock: str = 'wall') -> CostFn:
     """The cost of a budget kind. Latency: ``predictor`` (a JSON file from
     ``fit_predictor.py``), else ``device``: a device model's name (``v100``, ``jetson-tx2``,
     ``pixel3-cpu``, ``local``) or ``measured`` (the default) to measure on this machine."""
@@ -157,16 +192,11 @@ def make_cost(kind: str, device: Optional[str] = None, predictor: Optional[str] 
         return CostFn(kind, p.predict, f'latency (predictor {predictor}), batch {batch_size}')
     device = device or MEASURED
     if device == MEASURED:
-        measurements = {}
-
-        def measured(arch):
-            m = measured_latency(arch, batch_size, threads, rounds=rounds)
-            measurements[arch] = m
-            return fastest_ms(m)
-        fn = CostFn(kind, measured, f'latency measured here (PyTorch, CPU, batch {batch_size}, '
-                    f'fastest of {rounds} rounds)', expensive=True)
-        fn.measurements = measurements
-        return fn
+        m = DriftCorrected(lambda arch, r: measured_latency(arch, batch_size, threads, rounds=r,
+                                                            clock=clock), rounds)
+        how = 'CPU time of 1 thread' if clock == 'cpu' else f'{threads or "all"} threads'
+        return CostFn(kind, m, f'latency measured here (PyTorch, CPU, batch {batch_size}, {how}, '
+                      f'fastest of {rounds} rounds, drift-corrected)', expensive=True)
     from ..cost.devices import DEVICE_NAMES, get_device
     if device not in DEVICE_NAMES:
         raise BudgetError(f'device {device!r} is unknown: choose one of '

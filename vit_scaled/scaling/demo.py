@@ -18,10 +18,12 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable, List, Optional
 
+import torch
+
 from ..cost.analytic import analytic_cost
 from . import configs
 from .budget import Budget, fastest_ms, format_cost, make_cost, measured_latency
-from .scaler import scale
+from .scaler import UnreachableBudget, scale
 from .space import describe
 from .strategy import load_strategy
 from .train import top1_of, train_arch
@@ -71,6 +73,14 @@ def _machine() -> str:
 
 def run_demo(s: DemoSettings, log: Callable[[str], None] = print,
              command: Optional[str] = None) -> dict:
+    threads = torch.get_num_threads()
+    try:
+        return _run(s, log, command)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(s: DemoSettings, log: Callable[[str], None], command: Optional[str]) -> dict:
     from ..report import Entry, write_report
 
     clock = Clock(log)
@@ -82,8 +92,13 @@ def run_demo(s: DemoSettings, log: Callable[[str], None] = print,
                   'baseline': load_strategy(s.baseline)}
     clock(f'base model {describe(base)} from {s.config}; measuring its latency here '
           f'({_machine()})')
+    threads, timing = _timing(base, clock)
+    torch.set_num_threads(threads)  # training too: on a busy machine two threads thrash
+    # Drift-corrected: the base is the reference every later measurement is scaled to.
+    lat_cost = make_cost('latency', threads=threads, clock='cpu' if threads == 1 else 'wall',
+                         rounds=s.rounds)
     base_flops = analytic_cost(base, 1, ncls).flops
-    base_ms = fastest_ms(measured_latency(base, rounds=s.rounds))
+    base_ms = lat_cost(base)
     budgets = {'flops': Budget('flops', s.flops_ratio * base_flops),
                'latency': Budget('latency', s.latency_ratio * base_ms)}
     clock(f'base: {format_cost("flops", base_flops)} FLOPs, {base_ms:.2f} ms; budgets '
@@ -92,20 +107,25 @@ def run_demo(s: DemoSettings, log: Callable[[str], None] = print,
 
     # The family: the base, then per budget the strategy's model and the baseline's.
     flops_cost = make_cost('flops', num_classes=ncls)
-    lat_cost = make_cost('latency', rounds=3)
-    lat_cost.cache[base] = base_ms
     models = [dict(name='base', group='unscaled base (DeiT-Tiny-like)', arch=base, budget='-')]
     for kind, cost in (('flops', flops_cost), ('latency', lat_cost)):
         for role, strategy in (('scaled', strategies[kind]), ('baseline', strategies['baseline'])):
             clock(f'scaling for {budgets[kind]} with {strategy.name} ({role})')
-            r = scale(base, strategy, budgets[kind], cost=cost,
-                      progress=lambda m: clock(f'  {m}'))
-            clock(f'  -> {describe(r.arch)}: {format_cost(kind, r.cost)} '
-                  f'({100 * r.below:.1f}% below)')
+            budget_note = str(budgets[kind])
+            try:
+                r = scale(base, strategy, budgets[kind], cost=cost,
+                          progress=lambda m: clock(f'  {m}'))
+                arch = r.arch
+                clock(f'  -> {describe(arch)}: {format_cost(kind, r.cost)} '
+                      f'({100 * r.below:.1f}% below)')
+            except UnreachableBudget as e:  # e.g. width alone cannot shed enough latency
+                arch = e.smallest_arch
+                budget_note += f' (unreachable: {format_cost(kind, e.smallest)} at the least)'
+                clock(f'  -> {e}; keeping its cheapest model, {describe(arch)}')
             group = (f'scaled ({strategy.name})' if role == 'scaled'
                      else f'baseline: DeiT width-only ({strategy.name})')
-            models.append(dict(name=f'{role}-{kind}', group=group, arch=r.arch,
-                               budget=str(budgets[kind]), strategy=strategy.name))
+            models.append(dict(name=f'{role}-{kind}', group=group, arch=arch,
+                               budget=budget_note, strategy=strategy.name))
 
     # Train each distinct architecture once, from the config written for it.
     trained = {}
@@ -123,10 +143,12 @@ def run_demo(s: DemoSettings, log: Callable[[str], None] = print,
         clock(f'  {m["name"]}: top-1 {top1_of(res["metrics"]):.2f}% in {res["seconds"]:.0f}s')
         trained[arch] = dict(res, config=cfg_path)
 
-    clock(f'measuring the latency of {len(distinct)} models ({s.rounds} rounds each)')
+    clock(f'measuring the latency of {len(distinct)} models again, after training '
+          f'({s.rounds} rounds each, against the base)')
+    drift = lat_cost.fn  # measures afresh (the CostFn's cache would return the scaling's figure)
     for arch, res in trained.items():
-        meas = measured_latency(arch, rounds=s.rounds)
-        res.update(latency_ms=fastest_ms(meas), latency_spread=meas.spread)
+        ms = base_ms if arch == base else drift(arch)
+        res.update(latency_ms=ms, latency_spread=drift.measurements[arch].spread)
         with open(osp.join(res['work_dir'], 'result.json'), 'w') as f:
             json.dump({k: v for k, v in res.items()}, f, indent=2)
 
@@ -141,7 +163,8 @@ def run_demo(s: DemoSettings, log: Callable[[str], None] = print,
             extra=dict(top5=res['metrics'].get('accuracy/top5'), train_seconds=res['seconds'],
                        latency_spread=res['latency_spread'], config=res['config'])))
     wall = clock.seconds
-    preamble = _preamble(s, command, base, base_flops, base_ms, budgets, strategies, wall, epochs)
+    preamble = _preamble(s, command, base, base_flops, base_ms, budgets, strategies, wall, epochs,
+                         timing)
     epilogue = _epilogue(entries, trained, s)
     paths = write_report(entries, s.out, f'Scaling DeiT-Tiny-like on digits for this machine',
                          preamble, epilogue)
@@ -169,7 +192,25 @@ def _epochs(s: DemoSettings, archs: list, clock: Clock) -> int:
     return epochs
 
 
-def _preamble(s, command, base, base_flops, base_ms, budgets, strategies, wall, epochs) -> str:
+def _timing(base, clock: Clock):
+    """``(threads, description)``: all threads on the wall clock when they beat one thread, else
+    one thread on its CPU-time clock (a busy or one-core machine: two threads contending with
+    other work slow each other down many times over, and wall time would measure the others)."""
+    from ..cost.measure import default_threads
+    n = default_threads()
+    one = fastest_ms(measured_latency(base, threads=1, clock='cpu'))
+    if n > 1:
+        many = fastest_ms(measured_latency(base, threads=n))
+        if many <= 0.9 * one:
+            clock(f'{n} threads: {many:.2f} ms, 1 thread: {one:.2f} ms: using {n} threads')
+            return n, f'{n} threads, wall clock'
+        clock(f'{n} threads: {many:.2f} ms, no faster than 1 thread ({one:.2f} ms CPU time): this '
+              'machine is busy (or the model too small to split); using 1 thread and its CPU time')
+    return 1, '1 thread, its CPU-time clock'
+
+
+def _preamble(s, command, base, base_flops, base_ms, budgets, strategies, wall, epochs,
+              timing) -> str:
     lines = [
         f'Produced by `{command}` (what `make demo` runs) in {wall / 60:.1f} min on '
         f'{_machine()}. Every number below was measured in that run.',
@@ -192,8 +233,10 @@ def _preamble(s, command, base, base_flops, base_ms, budgets, strategies, wall, 
     lines += [
         '- **FLOPs** are multiply-adds from the analytic model (`vit_scaled.cost.analytic`, with '
         'the 10-class head); **latency** is the backbone at batch 1 measured here with PyTorch '
-        f'(`vit_scaled.cost.measure`: the fastest of {s.rounds} rounds, each the median of its '
-        'calls); **top-1** is on the digits '
+        f'({timing}; `vit_scaled.cost.measure`: the fastest of {s.rounds} rounds, each the '
+        'median of its calls; every model measured between two measurements of the base and '
+        'rescaled to the base\'s speed at the start, so that other work on the machine cancels '
+        'out); training used the same threads; **top-1** is on the digits '
         f'validation split (360 images) after {epochs} epochs of the config\'s recipe '
         '(mmengine Runner, the schedule squeezed into those epochs; the epoch count is the most '
         f'that fits the {s.time_budget:g}-minute budget on this machine, at most {s.epochs}).',

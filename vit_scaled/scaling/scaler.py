@@ -2,9 +2,10 @@
 from below.
 
 Along the strategy each dimension is ``base * s ** rate``; rounding makes the cost a step function
-of ``s``. Cheap costs (FLOPs, parameters, device models, predictors): bisect ``s`` on the nearest
-rounding, then score the whole rounding neighbourhood (each dimension's grid value just below or
-above) for ``s`` in a window around it, and keep the largest cost within the budget. Measured
+of ``s``. Cheap costs (FLOPs, parameters, device models, predictors): cost the nearest rounding along the
+whole scale range, take the crossing of the budget nearest to the base (s = 1), bisect it, then
+score the whole rounding neighbourhood (each dimension's grid value just below or above) for
+``s`` in a window around it, and keep the largest cost within the budget. Measured
 latency: bracket ``s`` by doubling, bisect, then measure the few neighbours that this machine's
 roofline model, rescaled to the measurements, puts between the best one and the budget.
 """
@@ -19,6 +20,7 @@ from .strategy import Strategy
 
 WINDOW = 0.35        # +-log(s) around the bisected s whose neighbourhoods are scored
 WINDOW_POINTS = 29
+GRID_POINTS = 240    # log-spaced s over the scale range, to find where the cost crosses
 MEASURED_FLOPS_CAP = 20e9  # never measure a model above this (batch-1 multiply-adds)
 MEASURED_REFINEMENTS = 5   # measurements after the bisection, at most
 REFINED_ENOUGH = 0.02      # stop refining within 2% below the budget
@@ -27,8 +29,10 @@ REFINED_ENOUGH = 0.02      # stop refining within 2% below the budget
 class UnreachableBudget(BudgetError):
     """The budget is outside what the strategy can reach; says the smallest and largest cost."""
 
-    def __init__(self, budget: Budget, smallest: float, largest: float, note: str = ''):
+    def __init__(self, budget: Budget, smallest: float, largest: float, note: str = '',
+                 smallest_arch=None):
         self.budget, self.smallest, self.largest = budget, smallest, largest
+        self.smallest_arch = smallest_arch  # the cheapest model the strategy reaches
         k = budget.kind
         super().__init__(
             f'budget {budget} is unreachable with this strategy: the smallest reachable cost is '
@@ -89,30 +93,52 @@ def scale(base, strategy: Strategy, budget: Budget, cost: Optional[CostFn] = Non
     return result
 
 
+def _crossings(logs, costs, value, direction):
+    """Grid intervals ``(i, i + 1)`` where the cost crosses ``value``, nearest to s = 1 first, those
+    on the ``direction`` side of it (+1 up, -1 down) before the others."""
+    out = [i for i in range(len(logs) - 1)
+           if (costs[i] <= value) != (costs[i + 1] <= value)]
+    return sorted(out, key=lambda i: (math.copysign(1, logs[i] + logs[i + 1]) != direction,
+                                      abs(logs[i] + logs[i + 1])))
+
+
 def _scale_cheap(space, at, strategy, budget, cost) -> Scaled:
-    lo_s, hi_s = strategy.scale_range
-    ends = [list(space.neighbourhood(at(s))) for s in (lo_s, hi_s)]
-    smallest = min(cost(a) for a in ends[0] + ends[1])
-    largest = max(cost(a) for a in ends[0] + ends[1])
+    # Cost along the whole scale range: a rate may be negative (a dimension shrinking as the
+    # others grow), so the cost need not be monotonic in s far from the base.
+    lo, hi = (math.log(v) for v in strategy.scale_range)
+    logs = sorted({lo + (hi - lo) * i / GRID_POINTS for i in range(GRID_POINTS + 1)} | {0.0})
+    archs = [space.nearest(at(math.exp(x))) for x in logs]
+    costs = [cost(a) for a in archs]
+    i_min = min(range(len(costs)), key=costs.__getitem__)
+    hood = list(space.neighbourhood(at(math.exp(logs[i_min]))))
+    cheapest = min(hood + [archs[i_min]], key=cost)
+    smallest, largest = cost(cheapest), max(costs)
     if not smallest <= budget.value:
-        raise UnreachableBudget(budget, smallest, largest)
+        raise UnreachableBudget(budget, smallest, largest, smallest_arch=cheapest)
     if budget.value > largest:
         raise UnreachableBudget(budget, smallest, largest,
                                 f' (within the scale range {list(strategy.scale_range)})')
-    # Bisection on log s for the nearest rounding, then the neighbourhoods around it.
-    a, b = math.log(lo_s), math.log(hi_s)
+    base_cost = cost(space.nearest(at(1.0)))
+    found = _crossings(logs, costs, budget.value, 1 if budget.value >= base_cost else -1)
+    if not found:  # the budget lies within the neighbourhood of a grid point
+        found = [min(range(len(logs) - 1), key=lambda i: abs(costs[i] - budget.value))]
+    # Walk from the base: the crossing nearest to s = 1; bisect it on the nearest rounding, then
+    # score the rounding neighbourhoods in a window around it.
+    i = found[0]
+    a, b = logs[i], logs[i + 1]
+    below_at_a = costs[i] <= budget.value
     trail = []
-    for _ in range(60):
+    for _ in range(50):
         mid = (a + b) / 2
         trail.append(mid)
-        if cost(space.nearest(at(math.exp(mid)))) <= budget.value:
+        if (cost(space.nearest(at(math.exp(mid)))) <= budget.value) == below_at_a:
             a = mid
         else:
             b = mid
     centre = a
-    logs = [centre + WINDOW * (2 * i / (WINDOW_POINTS - 1) - 1) for i in range(WINDOW_POINTS)]
+    window = [centre + WINDOW * (2 * k / (WINDOW_POINTS - 1) - 1) for k in range(WINDOW_POINTS)]
     best = None
-    for log_s in logs + trail[-12:] + [math.log(lo_s)]:
+    for log_s in window + trail[-12:] + [logs[i_min]]:
         ideal = at(math.exp(log_s))
         for arch in space.neighbourhood(ideal):
             c = cost(arch)
@@ -150,8 +176,10 @@ def _scale_measured(space, at, strategy, budget, cost, progress) -> Scaled:
         return cost.cache[arch]
 
     def unreachable(note):
-        values = [cost.cache[a] for a in seen if a in cost.cache]
-        return UnreachableBudget(budget, min(values), max(values), note)
+        measured = [a for a in seen if a in cost.cache]
+        cheapest = min(measured, key=cost.cache.get)
+        return UnreachableBudget(budget, cost.cache[cheapest], max(map(cost.cache.get, measured)),
+                                 note, smallest_arch=cheapest)
 
     # Bracket: double (or halve) s from the base until the budget lies between.
     s_lo = s_hi = 1.0

@@ -113,13 +113,14 @@ class Table:
 
     def to_csv(self, path: str):
         rows = [r for r in self.rows if r.get('type') == 'candidate']
-        cols = ['step', 'desc', 'cost', 'top1', 'seconds', 'key'] + list(DIMS)
+        cols = ['step', 'desc', 'cost', 'cost_kind', 'top1', 'seconds', 'key']
         tmp = f'{path}.tmp{os.getpid()}'
         with open(tmp, 'w', newline='') as f:
             w = csv.writer(f)
-            w.writerow(cols)
-            for r in rows:
-                w.writerow([r.get(c, '') for c in cols[:6]] + [r['dims'].get(d) for d in DIMS])
+            w.writerow(cols + list(DIMS))
+            for r in rows:  # a dimension of several components (PiT's depths) as 2-6-4
+                w.writerow([r.get(c, '') for c in cols]
+                           + ['-'.join(f'{v:g}' for v in r['dims'][d]) for d in DIMS])
         os.replace(tmp, path)
 
 
@@ -190,8 +191,11 @@ class StrategySearch:
         key = candidate_key(arch, self.proxy)
         where = f'step {step + 1}/{self.settings.steps}, candidate {i + 1}/{n}'
         row = self.table.candidates.get(key)
-        if row is not None:
-            self.progress(f'[search] {where}: {row["desc"]} top-1 {row["top1"]:.2f}% (from the table)')
+        if row is not None:  # its accuracy; the cost is this search's (the table may be shared
+            # with searches under other budget kinds)
+            row = dict(row, cost=self.cost(arch), cost_kind=self.cost.kind)
+            self.progress(f'[search] {where}: {row["desc"]} {format_cost(self.cost.kind, row["cost"])} '
+                          f'top-1 {row["top1"]:.2f}% (from the table)')
             return row
         c = self.cost(arch)
         t = time.perf_counter()
@@ -291,7 +295,7 @@ class StrategySearch:
         dc = math.log(self.cost(final) / self.cost(self.base))
         if abs(dc) < 1e-6:
             raise BudgetError('the search ended at the base model\'s cost: no strategy to extract')
-        rates = {d: float((x1[i] - x0[i]) / dc) for i, d in enumerate(DIMS)}
+        rates = {d: round(float((x1[i] - x0[i]) / dc), 6) + 0.0 for i, d in enumerate(DIMS)}
         return self.template.replace(rates=rates)
 
 
