@@ -140,38 +140,72 @@ def measured_latency(arch, batch_size: int = 1, threads: Optional[int] = None, w
                        clock=clock)
 
 
+def paired_ratio(reference, arch, rounds: int = 5, threads: Optional[int] = None,
+                 clock: str = 'wall', batch_size: int = 1, round_s: float = 0.3):
+    """``(ratio, spread)``: latency of ``arch`` over that of ``reference``, their calls
+    alternating (A, B, A, B, ...) so that whatever else the machine does slows both alike. Per
+    round the ratio of the two medians; the result is the median round's ratio, and ``spread``
+    is max/min of the rounds' ratios minus one."""
+    import statistics
+    import time
+
+    import torch
+
+    from ..cost.measure import CLOCKS, default_threads, torch_threads
+    threads = threads or default_threads()
+    tick = CLOCKS[clock]
+    runs = []
+    for a in (reference, arch):
+        model, x = build_backbone(a), torch.randn(batch_size, a.in_channels, *a.img_size)
+        runs.append(lambda model=model, x=x: model(x))
+    with torch_threads(threads), torch.inference_mode():
+        def timed(run):
+            t = tick()
+            run()
+            return tick() - t
+
+        warm = [[timed(run) for _ in range(5)] for run in runs]
+        per_pair = sum(min(w) for w in warm)
+        iters = max(3, min(200, int(round_s / max(per_pair, 1e-6))))
+        ratios = []
+        for _ in range(rounds):
+            calls = [[], []]
+            for _ in range(iters):
+                for i, run in enumerate(runs):
+                    calls[i].append(timed(run))
+            ratios.append(statistics.median(calls[1]) / statistics.median(calls[0]))
+    return statistics.median(ratios), max(ratios) / min(ratios) - 1
+
+
 class DriftCorrected:
     """Measured latencies, all expressed in the machine's conditions of the first measurement.
 
     On a shared machine the speed drifts with other work by tens of percent within seconds, so
     two candidates measured a few seconds apart do not compare. The first architecture measured
-    (the base, for the scaler) becomes the reference: each later candidate is measured between
-    two short measurements of the reference and rescaled by how much faster or slower the
-    reference ran then. On an idle machine the factor is 1 within noise.
+    (the base, for the scaler) becomes the reference; every later one is timed with its calls
+    alternating with the reference's (``paired_ratio``), and its latency is the reference's
+    first figure times that ratio. On an idle machine this is the plain measurement.
     """
 
-    def __init__(self, measure_fn: Callable, rounds: int = 3):
-        self.measure_fn, self.rounds = measure_fn, rounds
+    def __init__(self, measure_fn: Callable, ratio_fn: Callable, rounds: int = 5):
+        self.measure_fn, self.ratio_fn, self.rounds = measure_fn, ratio_fn, rounds
         self.reference = self.reference_ms = None
-        self.measurements: Dict[object, object] = {}
+        self.spreads: Dict[object, float] = {}
 
     def __call__(self, arch) -> float:
         if self.reference is None:
             m = self.measure_fn(arch, self.rounds)
-            self.measurements[arch] = m
             self.reference, self.reference_ms = arch, fastest_ms(m)
+            self.spreads[arch] = m.spread
         if arch == self.reference:
             return self.reference_ms
-        before = fastest_ms(self.measure_fn(self.reference, 2))
-        m = self.measure_fn(arch, self.rounds)
-        after = fastest_ms(self.measure_fn(self.reference, 2))
-        self.measurements[arch] = m
-        return fastest_ms(m) * self.reference_ms / min(before, after)
+        ratio, self.spreads[arch] = self.ratio_fn(self.reference, arch, self.rounds)
+        return self.reference_ms * ratio
 
 
 def make_cost(kind: str, device: Optional[str] = None, predictor: Optional[str] = None,
               num_classes: int = 0, batch_size: int = 1, threads: Optional[int] = None,
-              rounds: int = 3, clock: str = 'wall') -> CostFn:
+              rounds: int = 5, clock: str = 'wall') -> CostFn:
     """The cost of a budget kind. Latency: ``predictor`` (a JSON file from
     ``fit_predictor.py``), else ``device``: a device model's name (``v100``, ``jetson-tx2``,
     ``pixel3-cpu``, ``local``) or ``measured`` (the default) to measure on this machine."""
@@ -192,8 +226,9 @@ def make_cost(kind: str, device: Optional[str] = None, predictor: Optional[str] 
         return CostFn(kind, p.predict, f'latency (predictor {predictor}), batch {batch_size}')
     device = device or MEASURED
     if device == MEASURED:
-        m = DriftCorrected(lambda arch, r: measured_latency(arch, batch_size, threads, rounds=r,
-                                                            clock=clock), rounds)
+        m = DriftCorrected(
+            lambda arch, r: measured_latency(arch, batch_size, threads, rounds=r, clock=clock),
+            lambda ref, arch, r: paired_ratio(ref, arch, r, threads, clock, batch_size), rounds)
         how = 'CPU time of 1 thread' if clock == 'cpu' else f'{threads or "all"} threads'
         return CostFn(kind, m, f'latency measured here (PyTorch, CPU, batch {batch_size}, {how}, '
                       f'fastest of {rounds} rounds, drift-corrected)', expensive=True)

@@ -148,7 +148,7 @@ def _run(s: DemoSettings, log: Callable[[str], None], command: Optional[str]) ->
     drift = lat_cost.fn  # measures afresh (the CostFn's cache would return the scaling's figure)
     for arch, res in trained.items():
         ms = base_ms if arch == base else drift(arch)
-        res.update(latency_ms=ms, latency_spread=drift.measurements[arch].spread)
+        res.update(latency_ms=ms, latency_spread=drift.spreads[arch])
         with open(osp.join(res['work_dir'], 'result.json'), 'w') as f:
             json.dump({k: v for k, v in res.items()}, f, indent=2)
 
@@ -234,9 +234,9 @@ def _preamble(s, command, base, base_flops, base_ms, budgets, strategies, wall, 
         '- **FLOPs** are multiply-adds from the analytic model (`vit_scaled.cost.analytic`, with '
         'the 10-class head); **latency** is the backbone at batch 1 measured here with PyTorch '
         f'({timing}; `vit_scaled.cost.measure`: the fastest of {s.rounds} rounds, each the '
-        'median of its calls; every model measured between two measurements of the base and '
-        'rescaled to the base\'s speed at the start, so that other work on the machine cancels '
-        'out); training used the same threads; **top-1** is on the digits '
+        'median of its calls, for the base; every other model timed with its calls alternating '
+        'with the base\'s and reported as the base\'s figure times the ratio, so that other work '
+        'on the machine cancels out); training used the same threads; **top-1** is on the digits '
         f'validation split (360 images) after {epochs} epochs of the config\'s recipe '
         '(mmengine Runner, the schedule squeezed into those epochs; the epoch count is the most '
         f'that fits the {s.time_budget:g}-minute budget on this machine, at most {s.epochs}).',
@@ -245,8 +245,9 @@ def _preamble(s, command, base, base_flops, base_ms, budgets, strategies, wall, 
 
 
 def _epilogue(entries, trained, s) -> str:
-    lines = ['Per model: the config it was trained from, its training time and latency spread.', '',
-             '| model | config | training (s) | latency spread |', '|---|---|---|---|']
+    lines = ['Per model: the config it was trained from, its training time and the spread of its '
+             'latency rounds (the base: of its own rounds; the others: of their ratios to the base).',
+             '', '| model | config | training (s) | latency spread |', '|---|---|---|---|']
     for e in entries:
         lines.append(f'| {e.name} | `{e.extra["config"]}` | {e.extra["train_seconds"]:.0f} | '
                      f'{100 * e.extra["latency_spread"]:.1f}% |')
