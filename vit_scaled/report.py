@@ -79,7 +79,7 @@ def pareto_plot(entries: Sequence[Entry], path: str, title: str = '') -> str:
     import matplotlib.pyplot as plt
 
     axes_spec = [('flops', 'FLOPs (M multiply-adds)', 1e-6), ('latency_ms', 'latency here (ms)', 1)]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
     groups = list(dict.fromkeys(e.group for e in entries))
     markers = 'os^Dv<>p*h'
     for ax, (key, label, unit) in zip(axes, axes_spec):
@@ -97,10 +97,12 @@ def pareto_plot(entries: Sequence[Entry], path: str, title: str = '') -> str:
         ax.set_xlabel(label)
         ax.set_ylabel(entries[0].metric_name if entries else 'top-1 (%)')
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, loc='lower right')
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc='lower center', ncol=min(len(labels), 3),
+               frameon=False)  # below the plots, where it hides no point
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     tmp = f'{path}.tmp{os.getpid()}.png'
     fig.savefig(tmp, dpi=120)
