@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 from vit_scaled import DeiTScaled
@@ -43,8 +44,8 @@ def test_train_checkpoint_load_and_resume(tmp_path):
     # scheduler state and numpy values in meta all pass the allow-list).
     raw = torch.load(ckpt)
     assert raw['meta']['iter'] == 2 and 'optimizer' in raw and 'message_hub' in raw
-    backbone = DeiTScaled(dict(depth=2, num_heads=3, head_dim=64, mlp_ratio=4.0), img_size=16,
-                          patch_size=4)
+    bb = Config.fromfile(CONFIG).model.backbone
+    backbone = DeiTScaled(dict(bb.arch, depth=2), img_size=bb.img_size, patch_size=bb.patch_size)
     load_checkpoint(backbone, ckpt, revise_keys=[(r'^backbone\.', '')], strict=False)
     torch.testing.assert_close(backbone.pos_embed, raw['state_dict']['backbone.pos_embed'])
 
