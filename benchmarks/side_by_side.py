@@ -1,7 +1,10 @@
 """Throughput of several models measured side by side: the models take turns within every
-round, so a burst of machine noise hits all of them alike, and the ratio is of medians."""
+round, so a burst of machine noise hits all of them alike. The ratio printed is the median of
+the rounds' own ratios (each round pairs the models' timings, taken back to back)."""
 import argparse
+import os
 import statistics
+import sys
 import time
 from typing import Callable, Dict, Sequence
 
@@ -17,8 +20,9 @@ def _time(model: torch.nn.Module, x: torch.Tensor, iters: int) -> float:
 
 @torch.inference_mode()
 def compare(models: Dict[str, torch.nn.Module], make_input: Callable[[int], torch.Tensor],
-            batch_sizes: Sequence[int] = (1, 32), rounds: int = 15, min_time: float = 0.2) -> dict:
-    """images/s per model and batch size: median over ``rounds`` interleaved rounds."""
+            batch_sizes: Sequence[int] = (1, 32), rounds: int = 15, min_time: float = 0.5) -> dict:
+    """images/s per model and batch size: median over ``rounds`` interleaved rounds (and each
+    round's samples, for the paired ratio)."""
     results = {}
     for bs in batch_sizes:
         x = make_input(bs)
@@ -34,18 +38,38 @@ def compare(models: Dict[str, torch.nn.Module], make_input: Callable[[int], torc
             for name, m in order:
                 samples[name].append(bs / _time(m, x, iters))
         results[bs] = {name: statistics.median(s) for name, s in samples.items()}
-        results[bs]['_spread'] = {name: max(s) / min(s) for name, s in samples.items()}
+        results[bs]['_samples'] = samples
     return results
 
 
+def paired_ratio(result: dict, ours: str, ref: str) -> float:
+    """Median over rounds of ours/ref within the round: drift between rounds cancels."""
+    s = result['_samples']
+    return statistics.median(a / b for a, b in zip(s[ours], s[ref]))
+
+
 def report(title: str, results: dict, ours: str, ref: str) -> None:
-    print(f'{title}  (torch {torch.__version__}, threads={torch.get_num_threads()})')
-    print(f'{"batch":>5}  {ours + " img/s":>18}  {ref + " img/s":>18}  {"ratio":>6}')
+    print(f'{title}  (torch {torch.__version__}, threads={torch.get_num_threads()}, '
+          'glibc malloc: no mmap, no trim)')
+    print(f'{"batch":>5}  {ours + " img/s":>18}  {ref + " img/s":>18}  {"ratio":>6}  '
+          'rounds\' ratios min..max')
     for bs, r in results.items():
-        print(f'{bs:>5}  {r[ours]:>18.1f}  {r[ref]:>18.1f}  {r[ours] / r[ref]:>6.3f}')
+        s = r['_samples']
+        each = [a / b for a, b in zip(s[ours], s[ref])]
+        print(f'{bs:>5}  {r[ours]:>18.1f}  {r[ref]:>18.1f}  {paired_ratio(r, ours, ref):>6.3f}  '
+              f'{min(each):.3f}..{max(each):.3f}')
+
+
+# glibc hands every buffer above 32 MB (activations at batch 32) back to the kernel when it is
+# freed, so each call page-faults its outputs afresh, and by how much depends on which model ran
+# just before: noise of +-10% between two models that run the same kernels. Keeping freed memory
+# in the heap removes it for both models alike.
+STABLE_MALLOC = {'MALLOC_MMAP_MAX_': '0', 'MALLOC_TRIM_THRESHOLD_': str(1 << 40)}
 
 
 def parse_args(description: str) -> argparse.Namespace:
+    if any(os.environ.get(k) != v for k, v in STABLE_MALLOC.items()):
+        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, **STABLE_MALLOC})
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--rounds', type=int, default=15)

@@ -3,7 +3,6 @@ below it; a latency budget measured here gives a model whose measured latency is
 import os.path as osp
 import runpy
 import sys
-import warnings
 
 import pytest
 import torch
@@ -12,7 +11,6 @@ from mmengine.registry import MODELS
 
 from vit_scaled.arch import deit_arch
 from vit_scaled.cost.analytic import analytic_cost
-from vit_scaled.cost.measure import NoisyMeasurementWarning, measure
 from vit_scaled.scaling import configs
 from vit_scaled.scaling.apply import scale_config
 from vit_scaled.scaling.budget import paired_ratio
@@ -75,7 +73,8 @@ def test_cli_flops_budget_of_deit_tiny(tmp_path, strategy, monkeypatch, capsys):
 
 def test_flops_budget_equal_to_the_base_gives_the_base(tmp_path, strategy):
     budget = analytic_cost(deit_arch('deit-tiny'), 1, 1000).flops
-    result, out, summary = scale_config(IMAGENET, strategy, f'flops={budget}', out=str(tmp_path / 'x.py'))
+    result, out, summary = scale_config(IMAGENET, strategy, f'flops={budget}',
+                                        out=str(tmp_path / 'x.py'))
     assert result.arch == deit_arch('deit-tiny') and result.below == 0
     assert 'I224 d12 h3 e64 r4' in summary
 

@@ -1,6 +1,5 @@
 """The strategy search: its steps, its table, and resuming without re-training (a fake proxy for
 the logic; one real, killed and restarted search on the digits data)."""
-import json
 import math
 import os
 import os.path as osp
@@ -54,6 +53,31 @@ def test_search_moves_toward_the_budget_and_the_accuracy(tmp_path):
     # The extracted strategy reproduces the final model at the final cost.
     again = scale(BASE, result.strategy, Budget('flops', result.cost))
     assert again.cost >= 0.97 * result.cost
+
+
+class OvershootPenalty(FakeProxy):
+    """The fake, except that the moved model of the last step (known from a first run) trains
+    badly: the search must end on a more accurate candidate it trained within the budget."""
+
+    def __init__(self, bad):
+        super().__init__()
+        self.bad = bad
+
+    def __call__(self, arch, key):
+        return super().__call__(arch, key) - (50 if arch == self.bad else 0)
+
+
+def test_search_keeps_the_best_candidate_within_the_budget(tmp_path):
+    moved = _search(tmp_path / 'a', FakeProxy()).run().arch
+    search = _search(tmp_path / 'b', OvershootPenalty(moved))
+    result = search.run()
+    budget, c0 = search.settings.budget.value, make_cost('flops')(BASE)
+    feasible = [r for a, r in search.evaluated
+                if r['cost'] <= budget and math.log(r['cost'] / c0) >= 0.5 * math.log(budget / c0)]
+    assert result.arch != moved and feasible
+    assert result.top1 == max(r['top1'] for r in feasible)
+    # The strategy is the path to that candidate.
+    assert scale(BASE, result.strategy, Budget('flops', result.cost)).arch == result.arch
 
 
 def test_killed_search_resumes_without_retraining(tmp_path):

@@ -57,7 +57,8 @@ def test_unparseable_file_and_missing_file(tmp_path):
 
 @pytest.mark.parametrize('text, kind, value', [
     ('flops=1.25G', 'flops', 1.25e9), ('params=5M', 'params', 5e6), ('latency=20ms', 'latency', 20),
-    ('latency=0.5s', 'latency', 500), ('latency=800us', 'latency', 0.8), ('flops=300', 'flops', 300)])
+    ('latency=0.5s', 'latency', 500), ('latency=800us', 'latency', 0.8),
+    ('flops=300', 'flops', 300)])
 def test_parse_budget(text, kind, value):
     b = parse_budget(text)
     assert b.kind == kind and b.value == pytest.approx(value)
@@ -115,8 +116,8 @@ def test_params_and_device_model_budgets(strategy):
 
 def test_unreachable_budget_says_smallest_and_largest(strategy):
     base = deit_arch('deit-tiny')
-    with pytest.raises(UnreachableBudget, match=r'smallest reachable cost is [\d.]+K and the largest '
-                       r'[\d.]+T') as e:
+    with pytest.raises(UnreachableBudget, match=r'smallest reachable cost is [\d.]+K and the '
+                       r'largest [\d.e+]+') as e:
         scale(base, strategy, Budget('flops', 1000))
     assert e.value.smallest > 1000
     bounded = strategy.replace(scale_range=(0.5, 2))

@@ -2,7 +2,7 @@
 FLOPs budget and a measured-latency budget, train the family briefly, report accuracy vs cost
 beside the naive DeiT (width-only) scaling. Output under work_dirs/demo/ (report.md, pareto.png).
 
-    python tools/demo.py [--epochs 12] [--time-budget 13] [--flops-ratio 0.5]
+    python tools/demo.py [--epochs N] [--time-budget 13] [--flops-ratio 0.5]
         [--latency-ratio 0.5] [--out DIR]
         [--strategy FILE] [--latency-strategy FILE] [--baseline FILE] [--search]
 
@@ -27,7 +27,8 @@ def parse_args():
     p.add_argument('--baseline', default=d.baseline, help='the naive scaling compared against')
     p.add_argument('--flops-ratio', type=float, default=d.flops_ratio)
     p.add_argument('--latency-ratio', type=float, default=d.latency_ratio)
-    p.add_argument('--epochs', type=int, default=d.epochs, help='training epochs per model, at most')
+    p.add_argument('--epochs', type=int, default=d.epochs,
+                   help="training epochs per model, at most (default: the config's schedule)")
     p.add_argument('--min-epochs', type=int, default=d.min_epochs)
     p.add_argument('--time-budget', type=float, default=d.time_budget,
                    help='minutes for the whole run; fewer epochs when this machine is slow')

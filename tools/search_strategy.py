@@ -21,9 +21,12 @@ from vit_scaled.scaling.search import search_config
 
 def parse_args():
     p = argparse.ArgumentParser(description='Search a scaling strategy (the study\'s method)')
-    p.add_argument('config', help='a classification config: its model is the base, its data the proxy')
-    p.add_argument('--budget', required=True, help='flops=..., params=..., latency=...ms, or KIND=Rx')
-    p.add_argument('--device', help='for latency: measured (default), v100, jetson-tx2, pixel3-cpu, local')
+    p.add_argument('config',
+                   help='a classification config: its model is the base, its data the proxy')
+    p.add_argument('--budget', required=True,
+                   help='flops=..., params=..., latency=...ms, or KIND=Rx (R times the base)')
+    p.add_argument('--device',
+                   help='for latency: measured (default), v100, jetson-tx2, pixel3-cpu, local')
     p.add_argument('--samples', type=int, default=6, help='sampled configurations per step')
     p.add_argument('--steps', type=int, default=3, help='steps from the base to the budget')
     p.add_argument('--proxy-epochs', type=int, default=3, help='epochs of each proxy training')

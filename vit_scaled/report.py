@@ -186,7 +186,8 @@ def collect(paths: Sequence[str], measure: bool = False) -> List[Entry]:
 
 def write_report(entries: Sequence[Entry], out_dir: str, title: str, preamble: str = '',
                  epilogue: str = '') -> Dict[str, str]:
-    """``report.md`` (the table and the plot), ``pareto.png`` and ``results.json`` in ``out_dir``."""
+    """``report.md`` (the table and the plot), ``pareto.png`` and ``results.json`` in
+    ``out_dir``."""
     os.makedirs(out_dir, exist_ok=True)
     png = pareto_plot(entries, osp.join(out_dir, 'pareto.png'), title)
     md = [f'# {title}', '', preamble.strip(), '', markdown_table(entries), '',

@@ -22,7 +22,8 @@ def default_out(base_config: str, budget: Budget) -> str:
 def scale_config(base_config: str, strategy: Union[str, Strategy], budget: Union[str, Budget],
                  out: Optional[str] = None, device: Optional[str] = None,
                  predictor: Optional[str] = None, batch_size: int = 1,
-                 threads: Optional[int] = None, clock: str = 'wall', progress: Callable[[str], None] = lambda msg: None,
+                 threads: Optional[int] = None, clock: str = 'wall',
+                 progress: Callable[[str], None] = lambda msg: None,
                  command: Optional[str] = None) -> Tuple[Scaled, str, str]:
     """Write the scaled config (to ``out``, default ``work_dirs/scaled/<name>_<budget>.py``);
     returns the result, the path and the summary written at the top of the config."""

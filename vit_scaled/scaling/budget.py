@@ -147,7 +147,6 @@ def paired_ratio(reference, arch, rounds: int = 5, threads: Optional[int] = None
     round the ratio of the two medians; the result is the median round's ratio, and ``spread``
     is max/min of the rounds' ratios minus one."""
     import statistics
-    import time
 
     import torch
 

@@ -40,8 +40,9 @@ def arch_of(cfg):
     """The architecture value a config's backbone is built from."""
     b, _ = find_backbone(cfg)
     if BACKBONES[b['type']] == 'deit':
-        return deit_arch(b.get('arch', 'deit-tiny'), b.get('img_size', 224), b.get('patch_size', 16),
-                         b.get('in_channels', 3), b.get('distilled', False))
+        return deit_arch(b.get('arch', 'deit-tiny'), b.get('img_size', 224),
+                         b.get('patch_size', 16), b.get('in_channels', 3),
+                         b.get('distilled', False))
     return pit_arch(b.get('arch', 'pit-ti'), b.get('img_size', 224), b.get('in_channels', 3),
                     b.get('distilled', False))
 

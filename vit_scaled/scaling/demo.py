@@ -9,13 +9,12 @@ validating on the held-out split. The strategies are read from files (found befo
 instead, which takes longer than the 15-minute budget of the default run.
 """
 import json
-import os
 import os.path as osp
 import platform
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, List, Optional
 
 import torch
@@ -37,7 +36,7 @@ class DemoSettings:
     baseline: str = 'configs/scaling/deit_width.yaml'
     flops_ratio: float = 0.5      # the FLOPs budget, as a share of the base model's
     latency_ratio: float = 0.5    # the latency budget, as a share of the base's measured latency
-    epochs: int = 20              # training epochs per model, at most (the config's schedule)
+    epochs: Optional[int] = None  # training epochs per model, at most (None: the config's)
     min_epochs: int = 3
     time_budget: float = 13.0     # minutes for the whole run: fewer epochs if this machine is slow
     out: str = 'work_dirs/demo'
@@ -130,6 +129,8 @@ def _run(s: DemoSettings, log: Callable[[str], None], command: Optional[str]) ->
     # Train each distinct architecture once, from the config written for it.
     trained = {}
     distinct = list(dict.fromkeys(m['arch'] for m in models))
+    if s.epochs is None:
+        s = replace(s, epochs=cfg.train_cfg.max_epochs)
     epochs = _epochs(s, distinct, clock)
     for i, arch in enumerate(distinct):
         m = next(m for m in models if m['arch'] == arch)
@@ -246,7 +247,8 @@ def _preamble(s, command, base, base_flops, base_ms, budgets, strategies, wall, 
 
 def _epilogue(entries, trained, s) -> str:
     lines = ['Per model: the config it was trained from, its training time and the spread of its '
-             'latency rounds (the base: of its own rounds; the others: of their ratios to the base).',
+             'latency rounds (the base: of its own rounds; the others: of their ratios to the '
+             'base).',
              '', '| model | config | training (s) | latency spread |', '|---|---|---|---|']
     for e in entries:
         lines.append(f'| {e.name} | `{e.extra["config"]}` | {e.extra["train_seconds"]:.0f} | '
@@ -260,16 +262,18 @@ def _epilogue(entries, trained, s) -> str:
 
 def search_strategies(s: DemoSettings, command: str, log: Callable[[str], None] = print,
                       settings: Optional[dict] = None) -> DemoSettings:
-    """``--search``: find the FLOPs and the measured-latency strategies on the demo's data
-    (resumable: the tables are in ``<out>/search``), and return settings that use them."""
-    from dataclasses import replace
-
+    """``--search``: find the FLOPs and the latency strategies on the demo's data (resumable:
+    the tables are in ``<out>/search``), and return settings that use them. The latency search
+    costs candidates with this machine's roofline model (``local``), as the committed strategy
+    was found: measuring every candidate would add minutes per step."""
     from .search import search_config
     found = {}
     for kind, ratio in (('flops', s.flops_ratio), ('latency', s.latency_ratio)):
         work_dir = osp.join(s.out, 'search', kind)
         search_config(s.config, f'{kind}={ratio}x', work_dir,
-                      out=osp.join(work_dir, 'strategy.yaml'), settings=settings or {},
+                      out=osp.join(work_dir, 'strategy.yaml'),
+                      device='local' if kind == 'latency' else None,
+                      settings=settings or dict(samples=6, steps=2, proxy_epochs=10),
                       name=f'deit-digits-{kind}-searched', command=command, progress=log)
         found[kind] = osp.join(work_dir, 'strategy.yaml')
     return replace(s, strategy=found['flops'], latency_strategy=found['latency'])

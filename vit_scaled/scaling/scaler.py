@@ -2,12 +2,13 @@
 from below.
 
 Along the strategy each dimension is ``base * s ** rate``; rounding makes the cost a step function
-of ``s``. Cheap costs (FLOPs, parameters, device models, predictors): cost the nearest rounding along the
-whole scale range, take the crossing of the budget nearest to the base (s = 1), bisect it, then
-score the whole rounding neighbourhood (each dimension's grid value just below or above) for
-``s`` in a window around it, and keep the largest cost within the budget. Measured
-latency: bracket ``s`` by doubling, bisect, then measure the few neighbours that this machine's
-roofline model, rescaled to the measurements, puts between the best one and the budget.
+of ``s``. Cheap costs (FLOPs, parameters, device models, predictors): cost the nearest rounding
+along the whole scale range, take the crossing of the budget nearest to the base (s = 1), bisect
+it, then score the whole rounding neighbourhood (each dimension's grid value just below or above)
+for ``s`` in a window around it, and keep the largest cost within the budget. Measured latency
+(a second a model): bracket ``s`` by doubling or halving, bisect, then measure the few neighbours
+that this machine's roofline model, rescaled to the measurements, puts between the best one and
+the budget.
 """
 import math
 from dataclasses import dataclass, field

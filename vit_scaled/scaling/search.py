@@ -50,16 +50,19 @@ class SearchSettings:
         for name in ('samples', 'steps', 'proxy_epochs'):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise StrategyError(f'search setting {name}={v!r} is invalid: expected an integer >= 1')
+                raise StrategyError(f'search setting {name}={v!r} is invalid: expected an '
+                                    'integer >= 1')
         if not 0 < self.radius < 2:
             raise StrategyError(f'search setting radius={self.radius!r} is invalid: expected 0..2')
         bad = [d for d in self.dims if d not in DIMS]
         if bad or not self.dims:
-            raise StrategyError(f'search setting dims={list(self.dims)!r} is invalid: choose from {DIMS}')
+            raise StrategyError(f'search setting dims={list(self.dims)!r} is invalid: choose '
+                                f'from {DIMS}')
         if abs(math.log(self.budget.value / base_cost)) < math.log(1.1):
             raise BudgetError(f'budget {self.budget} is within 10% of the base model\'s cost '
-                              f'{format_cost(self.budget.kind, base_cost)}: a strategy is a rate per '
-                              'unit of cost change, so search toward a budget at least 10% away')
+                              f'{format_cost(self.budget.kind, base_cost)}: a strategy is a rate '
+                              'per unit of cost change, so search toward a budget at least 10% '
+                              'away')
 
 
 @dataclass
@@ -145,7 +148,8 @@ class StrategySearch:
     """
 
     def __init__(self, base, settings: SearchSettings, cost: CostFn, train: Callable,
-                 table: str, proxy: Optional[dict] = None, strategy_template: Optional[Strategy] = None,
+                 table: str, proxy: Optional[dict] = None,
+                 strategy_template: Optional[Strategy] = None,
                  progress: Callable[[str], None] = print):
         self.base, self.settings, self.cost, self.train = base, settings, cost, train
         self.table = Table(table)
@@ -156,7 +160,7 @@ class StrategySearch:
         self.progress = progress
         self.active = [DIMS.index(d) for d in settings.dims]
         self.trained = 0
-        self._t0 = time.perf_counter()
+        self.evaluated: List[tuple] = []  # (arch, row) of every candidate of this run
         self._train_seconds: List[float] = []
 
     # -- candidates -------------------------------------------------------------------------------
@@ -166,14 +170,20 @@ class StrategySearch:
         point = self.space.point(current)
         out, seen = [current], {current}
         box = {d: self._box(point, d) for d in s.dims}
-        for _ in range(50 * s.samples):
-            if len(out) > s.samples:
+        for _ in range(50):
+            # Latin hypercube: each dimension's range cut into ``samples`` strata, one sample
+            # in each, so a handful of samples still covers every dimension evenly.
+            n = s.samples
+            strata = {d: rng.sample(range(n), n) for d in s.dims}
+            for i in range(n):
+                u = {d: box[d][0] + (strata[d][i] + rng.random()) / n * (box[d][1] - box[d][0])
+                     for d in s.dims}
+                arch = self.space.nearest(Space.move(point, u))
+                if arch not in seen and len(out) <= n:
+                    seen.add(arch)
+                    out.append(arch)
+            if len(out) > n:
                 break
-            u = {d: rng.uniform(*box[d]) for d in s.dims}
-            arch = self.space.nearest(Space.move(point, u))
-            if arch not in seen:
-                seen.add(arch)
-                out.append(arch)
         return out
 
     def _box(self, point, d: str, radius: Optional[float] = None):
@@ -189,13 +199,16 @@ class StrategySearch:
 
     def evaluate(self, arch, step: int, i: int, n: int) -> dict:
         key = candidate_key(arch, self.proxy)
-        where = f'step {step + 1}/{self.settings.steps}, candidate {i + 1}/{n}'
+        where = (f'step {step + 1}/{self.settings.steps}, candidate {i + 1}/{n}' if i < n
+                 else 'the final model')
         row = self.table.candidates.get(key)
         if row is not None:  # its accuracy; the cost is this search's (the table may be shared
             # with searches under other budget kinds)
             row = dict(row, cost=self.cost(arch), cost_kind=self.cost.kind)
-            self.progress(f'[search] {where}: {row["desc"]} {format_cost(self.cost.kind, row["cost"])} '
-                          f'top-1 {row["top1"]:.2f}% (from the table)')
+            self.progress(f'[search] {where}: {row["desc"]} '
+                          f'{format_cost(self.cost.kind, row["cost"])} top-1 {row["top1"]:.2f}% '
+                          '(from the table)')
+            self.evaluated.append((arch, row))
             return row
         c = self.cost(arch)
         t = time.perf_counter()
@@ -213,13 +226,14 @@ class StrategySearch:
         eta = f', ~{left * np.mean(self._train_seconds) / 60:.1f} min left' if left else ''
         self.progress(f'[search] {where}: {row["desc"]} {format_cost(self.cost.kind, c)} '
                       f'top-1 {top1:.2f}% ({seconds:.0f}s{eta})')
+        self.evaluated.append((arch, row))
         return row
 
     def _left(self, step, i, n):
         s = self.settings
         return (n - i - 1) + (s.steps - step - 1) * (s.samples + 1) + 1
 
-    # -- one step -----------------------------------------------------------------------------------
+    # -- one step ---------------------------------------------------------------------------
     def elasticities(self, arch) -> np.ndarray:
         """d log cost / d log dimension at ``arch`` for the searched dimensions: a central
         difference over one grid step each way (one-sided at a bound)."""
@@ -285,9 +299,30 @@ class StrategySearch:
                           f'target {format_cost(self.cost.kind, target)}); accuracy slopes '
                           f'{self._last_fit["beta"]}')
             current = nxt
-        final = self.evaluate(current, s.steps - 1, s.samples + 1, s.samples + 1)
+        final = self.evaluate(current, s.steps - 1, s.samples + 1, s.samples + 1)  # i == n: final
+        current, final = self.incumbent(current, final, c0)
         strategy = self.extract(current)
         return SearchResult(strategy, current, final['cost'], final['top1'], history, self.trained)
+
+    def incumbent(self, moved, moved_row: dict, c0: float):
+        """The model the strategy leads to: the moved model, unless a candidate trained on the
+        way is more accurate within the budget and at least half-way there in log-cost. The fit
+        is linear and the grid coarse, so the last move can overshoot (say, to a one-token
+        input) where a measured candidate did better; the strategy then follows the evidence."""
+        goal = math.log(self.settings.budget.value / c0)
+        best_arch, best = moved, moved_row
+        for arch, row in self.evaluated:
+            way = math.log(row['cost'] / c0) / goal
+            if row['cost'] <= self.settings.budget.value and way >= 0.5 and (
+                    (row['top1'], row['cost']) > (best['top1'], best['cost'])):
+                best_arch, best = arch, row
+        if best_arch != moved:
+            self.progress(f'[search] the moved model {moved_row["desc"]} (top-1 '
+                          f'{moved_row["top1"]:.2f}%) is less accurate than {best["desc"]} '
+                          f'(top-1 {best["top1"]:.2f}%, '
+                          f'{format_cost(self.cost.kind, best["cost"])}), trained on the way: '
+                          'the strategy leads to the latter')
+        return best_arch, best
 
     def extract(self, final) -> Strategy:
         """Rates = log(final / base) per dimension over log(final cost / base cost)."""
@@ -304,7 +339,8 @@ def search_config(config: str, budget: str, work_dir: str, out: Optional[str] = 
                   name: str = '', command: str = '', progress: Callable[[str], None] = print
                   ) -> SearchResult:
     """The search for ``config``'s model on ``config``'s data (proxy-trained there); the table
-    and the runs go to ``work_dir``, the strategy to ``out`` (default ``work_dir/strategy.yaml``)."""
+    and the runs go to ``work_dir``, the strategy to ``out`` (default
+    ``work_dir/strategy.yaml``)."""
     from . import configs
     from .budget import resolve_budget
     from .strategy import save_strategy
@@ -317,13 +353,15 @@ def search_config(config: str, budget: str, work_dir: str, out: Optional[str] = 
     settings = SearchSettings(b, **(settings or {}))
     trainer = ProxyTrainer(config, settings.proxy_epochs, os.path.join(work_dir, 'runs'),
                            settings.seed, report=progress)
-    search = StrategySearch(base, settings, cost, trainer, os.path.join(work_dir, 'candidates.jsonl'),
-                            proxy=trainer.proxy, progress=progress)
+    search = StrategySearch(base, settings, cost, trainer,
+                            os.path.join(work_dir, 'candidates.jsonl'), proxy=trainer.proxy,
+                            progress=progress)
     result = search.run()
     search.table.to_csv(os.path.join(work_dir, 'candidates.csv'))
     where = 'measured here' if cost.kind == 'latency' and cost.expensive else (device or '')
     strategy = result.strategy.replace(
-        name=name or f'{search.template.family}-{os.path.splitext(os.path.basename(config))[0]}-{b.kind}',
+        name=name or '-'.join([search.template.family,
+                               os.path.splitext(os.path.basename(config))[0], b.kind]),
         base=dict(config=config, arch=base.to_dict(), cost=search.cost(base)),
         found_on=dict(budget=str(b), cost=cost.label, device=where or None,
                       data=os.path.basename(config), command=command,

@@ -54,7 +54,8 @@ class Space:
     @staticmethod
     def move(point: Point, log_factors: Mapping[str, float]) -> Point:
         """Each dimension's components times ``exp(log_factors[dim])``."""
-        return {d: tuple(x * math.exp(log_factors.get(d, 0.0)) for x in v) for d, v in point.items()}
+        return {d: tuple(x * math.exp(log_factors.get(d, 0.0)) for x in v)
+                for d, v in point.items()}
 
     # -- rounding -------------------------------------------------------------------------------
     def _grid(self, d: str, x: float, how: str) -> float:
