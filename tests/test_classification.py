@@ -169,16 +169,18 @@ def test_classifier_takes_pit_and_reads_its_last_stage_width():
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 7)
 
 
-@pytest.mark.parametrize('config, arch, lr', [('deit-tiny_8xb128_imagenet.py', 3, 1e-3),
-                                              ('deit-small_8xb128_imagenet.py', 6, 1e-3)])
-def test_imagenet_configs_hold_the_deit_recipe(config, arch, lr):
+@pytest.mark.parametrize('config, width, lr', [('deit-tiny_8xb128_imagenet.py', 192, 1e-3),
+                                               ('deit-small_8xb128_imagenet.py', 384, 1e-3),
+                                               ('pit-ti_8xb128_imagenet.py', 256, 1e-3),
+                                               ('pit-xs_8xb128_imagenet.py', 384, 1e-3)])
+def test_imagenet_configs_hold_the_deit_recipe(config, width, lr):
     cfg = Config.fromfile(osp.join(CONFIGS, config))
     assert cfg.default_scope == 'mmengine' and cfg.custom_imports.imports == ['vit_scaled']
     assert cfg.optim_wrapper.optimizer.lr == pytest.approx(lr)
     assert cfg.model.mixup.mixup_alpha == 0.8 and cfg.model.label_smoothing == 0.1
     assert cfg.model.data_preprocessor.random_erasing.probability == 0.25
     model = MODELS.build(cfg.model)
-    assert model.backbone.arch.num_heads == arch and model.head.out_features == 1000
+    assert model.head.in_features == width and model.head.out_features == 1000
 
 
 def digits_cfg(tmp_path, **train_cfg):
