@@ -155,6 +155,13 @@ def test_cross_device_table():
     assert '(own)' in md and md.count('\n') == 3
     assert describe(base) == 'I224 d12 h3 e64 r4'
     assert math.isclose(rows[0]['budget_ms'], budgets['v100'].value)
+    # A strategy that cannot reach one target's budget leaves a marked cell, not an error.
+    floor = a.replace(scale_range=(0.9, 1.1))
+    rows = cross_device(base, {'v100': a, 'floor': floor},
+                        {'v100': Budget('latency', 0.3 * make_cost('latency', device='v100')(base))})
+    (cell,) = [r for r in rows if r['strategy'] == 'floor']
+    assert cell['unreachable'] > cell['budget_ms']
+    assert 'unreachable (its smallest model' in cross_device_markdown(rows)
 
 
 def test_pit_describe():

@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Mapping, Optional
 
 from ..cost.analytic import analytic_cost
 from .budget import Budget, format_cost, make_cost
-from .scaler import scale
+from .scaler import UnreachableBudget, scale
 from .space import describe
 from .strategy import Rounding, Strategy
 
@@ -41,12 +41,19 @@ def cross_device(base, strategies: Mapping[str, Strategy], budgets: Mapping[str,
                  accuracy: Optional[Callable] = None, batch_size: int = 1,
                  num_classes: int = 0) -> List[dict]:
     """One row per (target device, strategy origin). ``budgets[device]`` is a latency budget;
-    ``accuracy(arch) -> top-1 %`` (optional) trains each model."""
+    ``accuracy(arch) -> top-1 %`` (optional) trains each model. A strategy that cannot reach a
+    target's budget (its rounding floors stop it) gets a row with ``unreachable`` set to the
+    smallest latency it reaches there, instead of ending the table."""
     rows = []
     for target, budget in budgets.items():
         cost = make_cost('latency', device=target, batch_size=batch_size, num_classes=num_classes)
         for origin, strategy in strategies.items():
-            r = scale(base, _applicable(strategy, base), budget, cost=cost)
+            try:
+                r = scale(base, _applicable(strategy, base), budget, cost=cost)
+            except UnreachableBudget as e:
+                rows.append(dict(target=target, strategy=origin, own=origin == target,
+                                 budget_ms=budget.value, unreachable=e.smallest))
+                continue
             c = analytic_cost(r.arch, 1, num_classes)
             rows.append(dict(target=target, strategy=origin, own=origin == target,
                              desc=describe(r.arch), arch=r.arch, latency_ms=r.cost,
@@ -68,6 +75,9 @@ def cross_device_markdown(rows: List[dict]) -> str:
         out = [f'{t} ({format_cost("latency", first["budget_ms"])})']
         for o in origins:
             r = cell[(t, o)]
+            if 'unreachable' in r:
+                out.append(f'unreachable (its smallest model: {r["unreachable"]:.2f} ms)')
+                continue
             acc = '' if r['top1'] is None else f', {r["top1"]:.2f}%'
             mark = ' (own)' if r['own'] else ''
             out.append(f'{r["desc"]}: {r["latency_ms"]:.2f} ms, '
