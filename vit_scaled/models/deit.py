@@ -6,38 +6,17 @@ mmdet / mmpose / mmaction2 configs. Parameter names follow timm, so timm weights
 from typing import Dict, Optional, Sequence, Union
 
 import torch
-from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from mmengine.registry import MODELS
 from torch import nn
 
 from ..arch import DeiTArch, deit_arch
-from .checkpoint import StateDict, load_pretrained
+from .backbone import TokenBackbone, check_out_options
+from .checkpoint import StateDict
 from .layers import Block, format_tokens, resize_pos_embed
 
-OUT_TYPES = ('raw', 'cls_token', 'featmap', 'avg_featmap')
-
-
-def check_out_options(out_type: str, with_cls_token: bool, out_indices, num_layers: int,
-                      layer_name: str) -> tuple:
-    """Validate ``out_type`` and normalise ``out_indices`` (negative counts from the end)."""
-    if out_type not in OUT_TYPES:
-        raise ValueError(f'out_type={out_type!r} is invalid: choose one of {OUT_TYPES}')
-    if out_type == 'cls_token' and not with_cls_token:
-        raise ValueError("out_type='cls_token' needs with_cls_token=True")
-    if isinstance(out_indices, int):
-        out_indices = [out_indices]
-    indices = []
-    for i in out_indices:
-        if isinstance(i, bool) or not isinstance(i, int) or not -num_layers <= i < num_layers:
-            raise ValueError(f'out_indices contains {i!r}, beyond the {num_layers} {layer_name}: '
-                             f'valid indices are {-num_layers}..{num_layers - 1}')
-        indices.append(i % num_layers)
-    return tuple(sorted(set(indices)))
-
-
 @MODELS.register_module()
-class DeiTScaled(BaseModule):
+class DeiTScaled(TokenBackbone):
     """DeiT backbone parameterised by the study's scaling dimensions.
 
     Args:
@@ -96,12 +75,7 @@ class DeiTScaled(BaseModule):
         self._freeze_stages()
 
     # -- weights ---------------------------------------------------------------------------
-    def init_weights(self):
-        cfg = self.init_cfg if isinstance(self.init_cfg, dict) else None
-        if cfg and cfg.get('type') == 'Pretrained':
-            load_pretrained(self, cfg['checkpoint'], self.convert_state_dict, cfg.get('prefix'))
-            self._is_init = True
-            return
+    def init_own_weights(self):
         trunc_normal_(self.pos_embed, std=.02)
         for token in (self.cls_token, self.dist_token):
             if token is not None:
@@ -113,7 +87,6 @@ class DeiTScaled(BaseModule):
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        super().init_weights()
 
     def convert_state_dict(self, state: StateDict) -> StateDict:
         """timm's (and our own) ViT/DeiT keys to ours: drop heads, resize the position grid."""
@@ -140,24 +113,11 @@ class DeiTScaled(BaseModule):
             state.pop('dist_token', None)
         return state
 
-    def _freeze_stages(self):
-        if self.frozen_stages < 0:
-            return
+    def frozen_parts(self):
         frozen = [self.patch_embed, self.pos_drop] + list(self.blocks[:self.frozen_stages])
         if self.frozen_stages == self.arch.depth:
             frozen.append(self.norm)
-        for p in (self.pos_embed, self.cls_token, self.dist_token):
-            if p is not None:
-                p.requires_grad = False
-        for m in frozen:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self._freeze_stages()
-        return self
+        return frozen, (self.pos_embed, self.cls_token, self.dist_token)
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, x: torch.Tensor):

@@ -9,14 +9,13 @@ import re
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from mmengine.registry import MODELS
 from torch import nn
 
 from ..arch import PiTArch, pit_arch
-from .checkpoint import StateDict, load_pretrained
-from .deit import check_out_options
+from .backbone import TokenBackbone, check_out_options
+from .checkpoint import StateDict
 from .layers import Block, format_tokens, resize_grid
 
 Grid = Tuple[int, int]
@@ -59,7 +58,7 @@ class PiTStage(nn.Module):
 
 
 @MODELS.register_module()
-class PiTScaled(BaseModule):
+class PiTScaled(TokenBackbone):
     """PiT backbone parameterised by the study's scaling dimensions.
 
     Args:
@@ -128,12 +127,7 @@ class PiTScaled(BaseModule):
         self._freeze_stages()
 
     # -- weights ---------------------------------------------------------------------------
-    def init_weights(self):
-        cfg = self.init_cfg if isinstance(self.init_cfg, dict) else None
-        if cfg and cfg.get('type') == 'Pretrained':
-            load_pretrained(self, cfg['checkpoint'], self.convert_state_dict, cfg.get('prefix'))
-            self._is_init = True
-            return
+    def init_own_weights(self):
         # PiT's own scheme: the embeddings and LayerNorms; convs and linears keep torch's default.
         trunc_normal_(self.pos_embed, std=.02)
         trunc_normal_(self.cls_token, std=.02)
@@ -141,7 +135,6 @@ class PiTScaled(BaseModule):
             if isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        super().init_weights()
 
     def convert_state_dict(self, state: StateDict) -> StateDict:
         """timm's (or NAVER's original, or our own) PiT keys to ours: drop the heads, resize the
@@ -161,23 +154,11 @@ class PiTScaled(BaseModule):
             out['cls_token'] = tokens[:, :n]
         return out
 
-    def _freeze_stages(self):
-        if self.frozen_stages < 0:
-            return
+    def frozen_parts(self):
         frozen = [self.patch_embed, self.pos_drop] + list(self.transformers[:self.frozen_stages])
         if self.frozen_stages == self.arch.num_stages:
             frozen.append(self.norm)
-        self.pos_embed.requires_grad = False
-        self.cls_token.requires_grad = False
-        for m in frozen:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self._freeze_stages()
-        return self
+        return frozen, (self.pos_embed, self.cls_token)
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> tuple:

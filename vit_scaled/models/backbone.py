@@ -1,0 +1,72 @@
+"""What every backbone of the package shares: the output options, loading weights through
+``init_cfg=dict(type='Pretrained', ...)`` with the model's own key conversion, and freezing the
+first stages (kept frozen across ``train()``)."""
+from typing import Iterable, Optional, Tuple
+
+from mmengine.model import BaseModule
+from torch import nn
+
+from .checkpoint import StateDict, load_pretrained
+
+OUT_TYPES = ('raw', 'cls_token', 'featmap', 'avg_featmap')
+
+
+def check_out_options(out_type: str, with_cls_token: bool, out_indices, num_layers: int,
+                      layer_name: str) -> tuple:
+    """Validate ``out_type`` and normalise ``out_indices`` (negative counts from the end)."""
+    if out_type not in OUT_TYPES:
+        raise ValueError(f'out_type={out_type!r} is invalid: choose one of {OUT_TYPES}')
+    if out_type == 'cls_token' and not with_cls_token:
+        raise ValueError("out_type='cls_token' needs with_cls_token=True")
+    if isinstance(out_indices, int):
+        out_indices = [out_indices]
+    indices = []
+    for i in out_indices:
+        if isinstance(i, bool) or not isinstance(i, int) or not -num_layers <= i < num_layers:
+            raise ValueError(f'out_indices contains {i!r}, beyond the {num_layers} {layer_name}: '
+                             f'valid indices are {-num_layers}..{num_layers - 1}')
+        indices.append(i % num_layers)
+    return tuple(sorted(set(indices)))
+
+
+class TokenBackbone(BaseModule):
+    """Base of ``DeiTScaled`` and ``PiTScaled``. A subclass sets ``frozen_stages`` and provides
+    ``convert_state_dict`` (checkpoint keys to its own), ``init_own_weights`` (its random
+    initialisation) and ``frozen_parts`` (what the first ``frozen_stages`` stages are)."""
+
+    frozen_stages: int = -1
+
+    def convert_state_dict(self, state: StateDict) -> StateDict:
+        raise NotImplementedError
+
+    def init_own_weights(self) -> None:
+        raise NotImplementedError
+
+    def frozen_parts(self) -> Tuple[Iterable[nn.Module], Iterable[Optional[nn.Parameter]]]:
+        raise NotImplementedError
+
+    def init_weights(self):
+        cfg = self.init_cfg if isinstance(self.init_cfg, dict) else None
+        if cfg and cfg.get('type') == 'Pretrained':
+            load_pretrained(self, cfg['checkpoint'], self.convert_state_dict, cfg.get('prefix'))
+            self._is_init = True
+            return
+        self.init_own_weights()
+        super().init_weights()
+
+    def _freeze_stages(self):
+        if self.frozen_stages < 0:
+            return
+        modules, params = self.frozen_parts()
+        for p in params:
+            if p is not None:
+                p.requires_grad = False
+        for m in modules:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        return self
