@@ -1,6 +1,6 @@
 """DeiTScaled against timm's DeiT of the same configuration, CPU throughput at batch 1 and 32.
 
-    .venv/bin/python benchmarks/deit_vs_timm.py [--threads 2] [--rounds 15] [--quick]
+    .venv/bin/python benchmarks/deit_vs_timm.py [--threads 2] [--rounds 15] [--quick] [--stable-malloc]
 """
 import os
 import sys

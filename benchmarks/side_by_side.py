@@ -50,7 +50,7 @@ def paired_ratio(result: dict, ours: str, ref: str) -> float:
 
 def report(title: str, results: dict, ours: str, ref: str) -> None:
     print(f'{title}  (torch {torch.__version__}, threads={torch.get_num_threads()}, '
-          'glibc malloc: no mmap, no trim)')
+          f'{malloc_mode()})')
     print(f'{"batch":>5}  {ours + " img/s":>18}  {ref + " img/s":>18}  {"ratio":>6}  '
           'rounds\' ratios min..max')
     for bs, r in results.items():
@@ -61,20 +61,27 @@ def report(title: str, results: dict, ours: str, ref: str) -> None:
 
 
 # glibc hands every buffer above 32 MB (activations at batch 32) back to the kernel when it is
-# freed, so each call page-faults its outputs afresh, and by how much depends on which model ran
-# just before: noise of +-10% between two models that run the same kernels. Keeping freed memory
-# in the heap removes it for both models alike.
+# freed, so each call page-faults such outputs afresh. That is what a user's process does, so it
+# is the default here; --stable-malloc keeps freed memory in the heap instead, which removes that
+# cost (and its noise) for both models and leaves the kernels alone to compare.
 STABLE_MALLOC = {'MALLOC_MMAP_MAX_': '0', 'MALLOC_TRIM_THRESHOLD_': str(1 << 40)}
 
 
+def malloc_mode() -> str:
+    stable = all(os.environ.get(k) == v for k, v in STABLE_MALLOC.items())
+    return 'glibc malloc: no mmap, no trim' if stable else 'system malloc'
+
+
 def parse_args(description: str) -> argparse.Namespace:
-    if any(os.environ.get(k) != v for k, v in STABLE_MALLOC.items()):
-        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, **STABLE_MALLOC})
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--rounds', type=int, default=15)
     parser.add_argument('--quick', action='store_true', help='few rounds, for a smoke run')
+    parser.add_argument('--stable-malloc', action='store_true',
+                        help='keep freed memory in the heap (compares the kernels alone)')
     args = parser.parse_args()
+    if args.stable_malloc and malloc_mode() == 'system malloc':
+        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, **STABLE_MALLOC})
     if args.quick:
         args.rounds = 3
     torch.set_num_threads(args.threads)

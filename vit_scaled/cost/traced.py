@@ -24,6 +24,7 @@ _PER_ELEMENT = {
     aten._softmax: NONLINEAR_FLOPS_PER_ELEMENT,
     aten._safe_softmax: NONLINEAR_FLOPS_PER_ELEMENT,
     aten.gelu: NONLINEAR_FLOPS_PER_ELEMENT,
+    aten.gelu_: NONLINEAR_FLOPS_PER_ELEMENT,  # the MLP's in-place GELU at inference
 }
 
 
