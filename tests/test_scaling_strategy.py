@@ -114,6 +114,22 @@ def test_params_and_device_model_budgets(strategy):
     assert r.cost <= 20 and r.below < 0.05 and 'jetson-tx2' in r.cost_label
 
 
+def test_latency_predictor_budget(tmp_path, strategy):
+    """A fitted predictor file (here fitted to a known linear latency) as the cost of a budget."""
+    from vit_scaled.cost.predictor import fit, sample_deit_archs
+    archs = sample_deit_archs(40, seed=1)
+    costs = [analytic_cost(a) for a in archs]
+    fit(costs, [0.4 + 3e-9 * c.flops + 2e-3 * c.kernels for c in costs]).save(
+        str(tmp_path / 'p.json'))
+    cost = make_cost('latency', predictor=str(tmp_path / 'p.json'))
+    base = deit_arch('deit-tiny')
+    budget = Budget('latency', 1.5 * cost(base))
+    r = scale(base, strategy, budget, cost=cost)
+    assert r.cost <= budget.value and r.below < 0.05 and 'predictor' in r.cost_label
+    truth = analytic_cost(r.arch)
+    assert r.cost == pytest.approx(0.4 + 3e-9 * truth.flops + 2e-3 * truth.kernels, rel=0.01)
+
+
 def test_unreachable_budget_says_smallest_and_largest(strategy):
     base = deit_arch('deit-tiny')
     with pytest.raises(UnreachableBudget, match=r'smallest reachable cost is [\d.]+K and the '
