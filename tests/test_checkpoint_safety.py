@@ -29,3 +29,26 @@ def test_checkpoint_with_callable_is_refused_and_payload_does_not_run(tmp_path):
         DeiTScaled(dict(depth=1, num_heads=1, head_dim=8, mlp_ratio=1), img_size=16,
                    init_cfg=dict(type='Pretrained', checkpoint=str(path))).init_weights()
     assert not os.path.exists(evidence)
+
+
+def test_failed_checkpoint_save_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+    """mmengine's save_checkpoint writes through LocalBackend.put, made atomic in compat: a save
+    that fails half-way (here: the flush to disk) leaves the earlier file as it was, and no
+    temporary file behind."""
+    from mmengine.runner import save_checkpoint
+    model = DeiTScaled(dict(depth=1, num_heads=1, head_dim=8, mlp_ratio=1), img_size=16)
+    path = tmp_path / 'epoch_1.pth'
+    save_checkpoint({'state_dict': model.state_dict(), 'meta': {'epoch': 1}}, str(path))
+    good = path.read_bytes()
+    (tmp_path / 'plain').write_bytes(b'')  # the permissions open() gives
+    assert path.stat().st_mode == (tmp_path / 'plain').stat().st_mode
+    (tmp_path / 'plain').unlink()
+
+    def disk_full(fd):
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(os, 'fsync', disk_full)
+    with pytest.raises(OSError, match='No space left'):
+        save_checkpoint({'state_dict': model.state_dict(), 'meta': {'epoch': 2}}, str(path))
+    assert path.read_bytes() == good and os.listdir(tmp_path) == ['epoch_1.pth']
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True)['meta'] == {'epoch': 1}

@@ -66,5 +66,44 @@ def patch_mmaction_drn() -> None:
             sys.modules[name] = module
 
 
+def atomic_local_writes() -> None:
+    """mmengine 0.10.7's ``LocalBackend.put`` / ``put_text`` (which ``save_checkpoint`` and the
+    ``last_checkpoint`` pointer go through) open the destination with ``'wb'`` and write into it,
+    so a run killed or out of disk mid-save leaves a truncated ``epoch_N.pth`` that ``--resume``
+    or ``tools/test.py`` then fails on, and a failed re-save destroys the good file it replaces.
+    We write a temporary file in the same folder, flush it to disk and rename it over the
+    destination (atomic on POSIX). Delete when mmengine writes atomically itself."""
+    from mmengine.fileio.backends.local_backend import LocalBackend
+
+    def put(self, obj: bytes, filepath) -> None:
+        _write_atomically(filepath, obj)
+
+    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+        _write_atomically(filepath, obj.encode(encoding))
+
+    LocalBackend.put, LocalBackend.put_text = put, put_text
+
+
+def _write_atomically(filepath, data: bytes) -> None:
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(filepath))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(filepath) + '.')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # what open() would have made, not mkstemp's 0600
+        os.replace(tmp, filepath)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 allow_mmengine_checkpoints()
 patch_mmaction_drn()
+atomic_local_writes()
