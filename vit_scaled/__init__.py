@@ -6,7 +6,7 @@ every package's default scope searches. ``vit_scaled.cost`` and ``vit_scaled.sca
 imported on use.
 """
 from . import compat  # noqa: F401  (must run before anything loads a checkpoint)
-from . import datasets, evaluation  # noqa: F401  (registers the data sets and the metric)
+from . import datasets, evaluation, optim  # noqa: F401  (registers data sets, metric, optimizer)
 from .arch import DeiTArch, PiTArch, deit_arch, pit_arch
 from .models import DeiTScaled, PiTScaled, ViTClassifier
 
