@@ -14,6 +14,7 @@ import shlex
 import sys
 
 import vit_scaled  # noqa: F401  (registers the modules)
+from vit_scaled.fileio import atomic_open
 from vit_scaled.scaling import BudgetError, StrategyError, configs, load_strategy
 from vit_scaled.scaling.transfer import (cached_accuracy, cross_device, cross_device_markdown,
                                          device_budgets)
@@ -54,7 +55,7 @@ def main():
     table = cross_device_markdown(rows)
     print(table)
     if args.out:
-        with open(args.out, 'w') as f:
+        with atomic_open(args.out, 'w') as f:
             f.write(f'Made by `{command}`; latency from the device models '
                     f'(vit_scaled.cost.devices), budget {args.budget_ratio:g} x the base\'s.\n\n'
                     f'{table}\n')

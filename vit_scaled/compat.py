@@ -75,33 +75,15 @@ def atomic_local_writes() -> None:
     destination (atomic on POSIX). Delete when mmengine writes atomically itself."""
     from mmengine.fileio.backends.local_backend import LocalBackend
 
+    from .fileio import write_atomically
+
     def put(self, obj: bytes, filepath) -> None:
-        _write_atomically(filepath, obj)
+        write_atomically(filepath, obj)
 
     def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
-        _write_atomically(filepath, obj.encode(encoding))
+        write_atomically(filepath, obj.encode(encoding))
 
     LocalBackend.put, LocalBackend.put_text = put, put_text
-
-
-def _write_atomically(filepath, data: bytes) -> None:
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(filepath))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(filepath) + '.')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # what open() would have made, not mkstemp's 0600
-        os.replace(tmp, filepath)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 allow_mmengine_checkpoints()

@@ -1,6 +1,5 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: a config made ready for mmengine's Runner,
 whichever OpenMMLab package the config belongs to."""
-import os
 import os.path as osp
 from typing import Optional
 

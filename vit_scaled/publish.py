@@ -1,6 +1,7 @@
 """Prepare a checkpoint for release, as OpenMMLab's ``publish_model`` does: keep the weights and
 the metadata, drop what only resuming needs, and name the file by its content's sha256."""
 import hashlib
+import io
 import os
 import os.path as osp
 from typing import Iterable
@@ -8,6 +9,7 @@ from typing import Iterable
 import torch
 
 from . import compat  # noqa: F401  (allow-lists the types mmengine checkpoints hold)
+from .fileio import write_atomically
 
 # What a training checkpoint carries only to resume: optimiser and scheduler states, mmengine's
 # message hub (logged history) and the automatic loss scaler.
@@ -42,12 +44,9 @@ def publish(src: str, out: str) -> str:
     stem = out[:-4] if out.endswith('.pth') else out
     checkpoint = torch.load(src, map_location='cpu', weights_only=True)
     os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
-    tmp = f'{stem}.tmp{os.getpid()}.pth'
-    try:
-        torch.save(strip(checkpoint), tmp)
-        final = f'{stem}-{sha256_of(tmp)[:8]}.pth'
-        os.replace(tmp, final)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    buffer = io.BytesIO()
+    torch.save(strip(checkpoint), buffer)
+    data = buffer.getvalue()
+    final = f'{stem}-{hashlib.sha256(data).hexdigest()[:8]}.pth'
+    write_atomically(final, data)
     return final

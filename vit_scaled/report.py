@@ -14,6 +14,8 @@ import os.path as osp
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Sequence
 
+from .fileio import atomic_open, write_atomically
+
 # Which validation metric a run is ranked by, first match wins (classification, detection,
 # pose, video as mmpretrain / mmdet / mmpose / mmaction2 name them).
 METRIC_KEYS = ('accuracy/top1', 'acc/top1', 'top1', 'coco/bbox_mAP', 'coco/AP', 'acc/top1_acc')
@@ -103,11 +105,9 @@ def pareto_plot(entries: Sequence[Entry], path: str, title: str = '') -> str:
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}.png'
-    fig.savefig(tmp, dpi=120)
+    with atomic_open(path, 'wb') as f:
+        fig.savefig(f, format='png', dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
@@ -196,8 +196,5 @@ def write_report(entries: Sequence[Entry], out_dir: str, title: str, preamble: s
              'results': osp.join(out_dir, 'results.json')}
     for path, text in ((paths['report'], '\n'.join(md)),
                        (paths['results'], json.dumps([e.to_dict() for e in entries], indent=2))):
-        tmp = f'{path}.tmp{os.getpid()}'
-        with open(tmp, 'w') as f:
-            f.write(text)
-        os.replace(tmp, path)
+        write_atomically(path, text)
     return paths

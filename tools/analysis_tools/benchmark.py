@@ -15,6 +15,7 @@ from mmengine.config import DictAction
 
 from vit_scaled.cost.config import BadInput, build_model, check_runs, default_shape, model_inputs, run_cli
 from vit_scaled.cost.measure import BACKENDS, CLOCKS, NoisyMeasurementWarning, measure
+from vit_scaled.fileio import atomic_open
 
 
 def parse_args():
@@ -80,7 +81,7 @@ def main():
                     onnx_path=args.onnx_file, clock=args.clock)
     print(m.summary())
     if args.out:
-        with open(args.out, 'w') as f:
+        with atomic_open(args.out, 'w') as f:
             json.dump(m.to_dict(), f, indent=2)
 
 

@@ -12,6 +12,7 @@ from mmengine.config import DictAction
 from vit_scaled.cost.complexity import model_complexity
 from vit_scaled.cost.config import BadInput, build_model, check_runs, default_shape, model_inputs, run_cli
 from vit_scaled.cost.devices import DEVICE_NAMES, PRECISION_BYTES, get_device
+from vit_scaled.fileio import atomic_open
 
 
 def parse_args():
@@ -47,7 +48,7 @@ def main():
     if device is not None and c.device_ms is None:
         print(f'(no analytic model for this backbone: no {device.name} estimate)')
     if args.out:
-        with open(args.out, 'w') as f:
+        with atomic_open(args.out, 'w') as f:
             json.dump(c.to_dict(), f, indent=2)
 
 

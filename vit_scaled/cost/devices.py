@@ -15,6 +15,7 @@ from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 
+from ..fileio import atomic_open
 from .analytic import Cost, analytic_cost
 from .classes import OP_CLASSES, OpClass
 from .config import BadInput
@@ -144,8 +145,7 @@ def local_device(refresh: bool = False, threads: Optional[int] = None,
             d['sources'] = tuple(d['sources'])
             return DeviceModel(**d)
     model = measure_local(threads)
-    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-    with open(path, 'w') as f:
+    with atomic_open(path, 'w') as f:
         json.dump(dict(asdict(model), torch=torch.__version__), f, indent=2)
     return model
 

@@ -16,6 +16,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..fileio import atomic_open
 from ..arch import DeiTArch
 from .analytic import Cost, analytic_cost
 from .classes import OP_CLASSES
@@ -77,7 +78,7 @@ class LatencyPredictor:
                 'batch_size': self.batch_size, 'dtype_bytes': self.dtype_bytes, 'meta': self.meta}
 
     def save(self, path: str):
-        with open(path, 'w') as f:
+        with atomic_open(path, 'w') as f:
             json.dump(self.to_dict(), f, indent=2)
 
     @classmethod
@@ -158,7 +159,7 @@ MEASUREMENT_FIELDS = ('depth', 'num_heads', 'head_dim', 'mlp_ratio', 'img_h', 'i
 
 
 def save_measurements(path: str, archs: Sequence[DeiTArch], latencies_ms: Sequence[float]):
-    with open(path, 'w', newline='') as f:
+    with atomic_open(path, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(MEASUREMENT_FIELDS)
         for a, v in zip(archs, latencies_ms):

@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.profiler import ProfilerActivity, profile
 
+from ..fileio import atomic_open
 from .classes import CONTAINERS, OP_CLASSES, OpClass, classify, op_name
 from .measure import default_threads, torch_threads
 from .scopes import SCOPE_PREFIX, ModuleScopes
@@ -74,12 +75,12 @@ class Breakdown:
 
     def save(self, csv_path: Optional[str] = None, json_path: Optional[str] = None):
         if csv_path:
-            with open(csv_path, 'w', newline='') as f:
+            with atomic_open(csv_path, 'w', newline='') as f:
                 w = csv.DictWriter(f, fieldnames=['class', 'ms', 'percent'])
                 w.writeheader()
                 w.writerows(self.rows())
         if json_path:
-            with open(json_path, 'w') as f:
+            with atomic_open(json_path, 'w') as f:
                 json.dump(self.to_dict(), f, indent=2)
 
 

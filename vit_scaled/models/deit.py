@@ -3,7 +3,7 @@
 Arguments follow mmpretrain's ``VisionTransformer`` so that the backbone drops into existing
 mmdet / mmpose / mmaction2 configs. Parameter names follow timm, so timm weights load as they are.
 """
-from typing import Dict, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 from mmengine.model.weight_init import trunc_normal_

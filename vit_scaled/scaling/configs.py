@@ -6,11 +6,11 @@ package's data sets) and OpenMMLab pipeline steps whose ``scale`` / ``crop_size`
 the old resolution. Other sizes (a detector's multi-scale resize) do not follow the backbone's
 training resolution, so they are left alone.
 """
-import os
 import os.path as osp
 from typing import Any, Optional, Tuple
 
 from ..arch import DeiTArch, PiTArch, deit_arch, pit_arch
+from ..fileio import write_atomically
 from .strategy import StrategyError
 
 BACKBONES = {'DeiTScaled': 'deit', 'PiTScaled': 'pit'}
@@ -180,9 +180,5 @@ def write_config(base_config: str, arch, out: str, header: str = '', cfg=None) -
     lines = [f'# {line}' if line else '#' for line in header.splitlines()]
     lines += [f'_base_ = [{rel!r}]', '']
     lines += [f'{k} = {to_py(v)}' for k, v in ov.items()]
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    tmp = f'{out}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    os.replace(tmp, out)
+    write_atomically(out, '\n'.join(lines) + '\n')
     return ov

@@ -20,6 +20,7 @@ from typing import Callable, List, Optional
 import torch
 
 from ..cost.analytic import analytic_cost
+from ..fileio import atomic_open
 from . import configs
 from .budget import Budget, fastest_ms, format_cost, make_cost, measured_latency
 from .scaler import UnreachableBudget, scale
@@ -150,7 +151,7 @@ def _run(s: DemoSettings, log: Callable[[str], None], command: Optional[str]) ->
     for arch, res in trained.items():
         ms = base_ms if arch == base else drift(arch)
         res.update(latency_ms=ms, latency_spread=drift.spreads[arch])
-        with open(osp.join(res['work_dir'], 'result.json'), 'w') as f:
+        with atomic_open(osp.join(res['work_dir'], 'result.json'), 'w') as f:
             json.dump({k: v for k, v in res.items()}, f, indent=2)
 
     entries: List[Entry] = []
@@ -169,7 +170,7 @@ def _run(s: DemoSettings, log: Callable[[str], None], command: Optional[str]) ->
     epilogue = _epilogue(entries, trained, s)
     paths = write_report(entries, s.out, f'Scaling DeiT-Tiny-like on digits for this machine',
                          preamble, epilogue)
-    with open(osp.join(s.out, 'demo.json'), 'w') as f:
+    with atomic_open(osp.join(s.out, 'demo.json'), 'w') as f:
         json.dump(dict(settings=asdict(s), command=command, wall_seconds=wall,
                        machine=_machine(), base_latency_ms=base_ms,
                        budgets={k: str(b) for k, b in budgets.items()},

@@ -29,6 +29,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..fileio import atomic_open
+
 from .budget import Budget, BudgetError, CostFn, format_cost
 from .scaler import scale
 from .space import Space, describe, family_of
@@ -117,14 +119,12 @@ class Table:
     def to_csv(self, path: str):
         rows = [r for r in self.rows if r.get('type') == 'candidate']
         cols = ['step', 'desc', 'cost', 'cost_kind', 'top1', 'seconds', 'key']
-        tmp = f'{path}.tmp{os.getpid()}'
-        with open(tmp, 'w', newline='') as f:
+        with atomic_open(path, 'w', newline='') as f:
             w = csv.writer(f)
             w.writerow(cols + list(DIMS))
             for r in rows:  # a dimension of several components (PiT's depths) as 2-6-4
                 w.writerow([r.get(c, '') for c in cols]
                            + ['-'.join(f'{v:g}' for v in r['dims'][d]) for d in DIMS])
-        os.replace(tmp, path)
 
 
 def _log_dims(space: Space, arch) -> np.ndarray:

@@ -33,6 +33,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import yaml
 
+from ..fileio import write_atomically
+
 # The study's dimensions: input resolution I, depth d, heads h, per-head dim e, MLP ratio r.
 DIMS = ('img_size', 'depth', 'num_heads', 'head_dim', 'mlp_ratio')
 FAMILIES = ('deit', 'pit')
@@ -224,8 +226,4 @@ def save_strategy(strategy: Strategy, path: str, header: str = '') -> None:
     else:
         text = ''.join(f'# {line}\n' for line in header.splitlines())
         text += yaml.safe_dump(d, sort_keys=False, default_flow_style=None, width=100)
-    tmp = f'{path}.tmp{os.getpid()}'
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_atomically(path, text)

@@ -7,10 +7,11 @@ at the end, and no checkpoint is written unless asked. mmengine's own logs and `
 land in ``work_dir/<timestamp>/`` as for any run, so ``tools/report.py`` can collect them.
 """
 import json
-import os
 import os.path as osp
 import time
 from typing import Callable, Optional
+
+from ..fileio import write_atomically
 
 from . import configs
 
@@ -106,11 +107,7 @@ def train_arch(base_config: str, arch, work_dir: str, epochs: int,
     seconds = time.perf_counter() - t0
     result = dict(metrics=hook.metrics, seconds=seconds, epochs=epochs, work_dir=work_dir,
                   log_dir=runner.log_dir, arch=arch.to_dict(), arch_type=type(arch).__name__)
-    os.makedirs(work_dir, exist_ok=True)
-    tmp = osp.join(work_dir, f'result.json.tmp{os.getpid()}')
-    with open(tmp, 'w') as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, osp.join(work_dir, 'result.json'))
+    write_atomically(osp.join(work_dir, 'result.json'), json.dumps(result, indent=2))
     return result
 
 
