@@ -10,10 +10,9 @@ beside the naive DeiT (width-only) scaling. Output under work_dirs/demo/ (report
 (much longer than the default run, which applies the strategy files in configs/scaling/).
 """
 import argparse
-import shlex
-import sys
 
 import vit_scaled  # noqa: F401  (registers the modules)
+from vit_scaled.cli import command_line
 from vit_scaled.scaling.demo import DemoSettings, run_demo, search_strategies
 
 
@@ -45,7 +44,7 @@ def main():
                      flops_ratio=args.flops_ratio, latency_ratio=args.latency_ratio,
                      epochs=args.epochs, min_epochs=args.min_epochs,
                      time_budget=args.time_budget, out=args.out, seed=args.seed)
-    command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
+    command = command_line()
     if args.search:
         s = search_strategies(s, command)
     run_demo(s, command=command)

@@ -10,10 +10,10 @@ per work dir is kept. FLOPs and parameters come from the analytic model of the r
 recorded one in WORK_DIR/result.json, as the demo does).
 """
 import argparse
-import shlex
 import sys
 
 import vit_scaled  # noqa: F401  (registers the modules)
+from vit_scaled.cli import command_line
 from vit_scaled.report import collect, markdown_table, write_report
 
 
@@ -33,7 +33,7 @@ def main():
         print(f'error: no finished run (vis_data/scalars.json with a validation) under '
               f'{args.work_dirs}', file=sys.stderr)
         sys.exit(2)
-    command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
+    command = command_line()
     how = ('latency measured here by this command (PyTorch, CPU, batch 1)' if args.measure
            else 'latency as recorded by the job that trained the model, if it did')
     paths = write_report(entries, args.out, args.title,

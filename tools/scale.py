@@ -12,9 +12,9 @@ machine, PyTorch on the CPU), or a device model (``v100``, ``jetson-tx2``, ``pix
 FLOPs are multiply-adds, as DeiT and PiT count them.
 """
 import argparse
-import sys
 
 import vit_scaled  # noqa: F401  (registers the modules)
+from vit_scaled.cli import run_cli
 from vit_scaled.scaling import BudgetError, StrategyError
 from vit_scaled.scaling.apply import scale_config
 
@@ -38,18 +38,13 @@ def parse_args():
 
 def main():
     args = parse_args()
-    try:
-        _, out, summary = scale_config(args.config, args.strategy, args.budget, out=args.out,
-                                       device=args.device, predictor=args.predictor,
-                                       batch_size=args.batch_size, threads=args.threads,
-                                       clock=args.clock,
-                                       progress=print)
-    except (BudgetError, StrategyError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
+    _, out, summary = scale_config(args.config, args.strategy, args.budget, out=args.out,
+                                   device=args.device, predictor=args.predictor,
+                                   batch_size=args.batch_size, threads=args.threads,
+                                   clock=args.clock, progress=print)
     print(summary)
     print(f'wrote {out}')
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, BudgetError, StrategyError)

@@ -11,10 +11,9 @@ candidates that are not in the table yet.
 """
 import argparse
 import os.path as osp
-import shlex
-import sys
 
 import vit_scaled  # noqa: F401  (registers the modules)
+from vit_scaled.cli import command_line, run_cli
 from vit_scaled.scaling import DIMS, BudgetError, StrategyError
 from vit_scaled.scaling.search import search_config
 
@@ -47,14 +46,9 @@ def main():
         + (f'_{args.device}' if args.device else ''))
     settings = dict(samples=args.samples, steps=args.steps, proxy_epochs=args.proxy_epochs,
                     radius=args.radius, dims=tuple(args.dims), seed=args.seed)
-    command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
-    try:
-        search_config(args.config, args.budget, work_dir, out=args.out, settings=settings,
-                      device=args.device, name=args.name, command=command)
-    except (BudgetError, StrategyError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
+    search_config(args.config, args.budget, work_dir, out=args.out, settings=settings,
+                  device=args.device, name=args.name, command=command_line())
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, BudgetError, StrategyError)

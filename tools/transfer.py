@@ -10,10 +10,9 @@ DEVICE is the device a strategy was found for (a device model name); each target
 to tools/scale.py with a DeiT strategy (every stage scales; see docs/scaling.md).
 """
 import argparse
-import shlex
-import sys
 
 import vit_scaled  # noqa: F401  (registers the modules)
+from vit_scaled.cli import command_line, run_cli
 from vit_scaled.fileio import atomic_open
 from vit_scaled.scaling import BudgetError, StrategyError, configs, load_strategy
 from vit_scaled.scaling.transfer import (cached_accuracy, cross_device, cross_device_markdown,
@@ -34,32 +33,27 @@ def parse_args():
 
 def main():
     args = parse_args()
-    try:
-        strategies = {}
-        for item in args.strategy:
-            device, sep, path = item.partition('=')
-            if not sep:
-                raise StrategyError(f'--strategy {item!r}: expected DEVICE=FILE')
-            strategies[device] = load_strategy(path)
-        cfg = configs.load(args.config)
-        base, ncls = configs.arch_of(cfg), configs.num_classes_of(cfg)
-        budgets = device_budgets(base, args.devices or list(strategies), args.budget_ratio,
-                                 num_classes=ncls)
-        accuracy = (cached_accuracy(args.config, args.train_epochs, args.work_dir)
-                    if args.train_epochs else None)
-        rows = cross_device(base, strategies, budgets, accuracy, num_classes=ncls)
-    except (BudgetError, StrategyError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
-    command = ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
+    strategies = {}
+    for item in args.strategy:
+        device, sep, path = item.partition('=')
+        if not sep:
+            raise StrategyError(f'--strategy {item!r}: expected DEVICE=FILE')
+        strategies[device] = load_strategy(path)
+    cfg = configs.load(args.config)
+    base, ncls = configs.arch_of(cfg), configs.num_classes_of(cfg)
+    budgets = device_budgets(base, args.devices or list(strategies), args.budget_ratio,
+                             num_classes=ncls)
+    accuracy = (cached_accuracy(args.config, args.train_epochs, args.work_dir)
+                if args.train_epochs else None)
+    rows = cross_device(base, strategies, budgets, accuracy, num_classes=ncls)
     table = cross_device_markdown(rows)
     print(table)
     if args.out:
         with atomic_open(args.out, 'w') as f:
-            f.write(f'Made by `{command}`; latency from the device models '
+            f.write(f'Made by `{command_line()}`; latency from the device models '
                     f'(vit_scaled.cost.devices), budget {args.budget_ratio:g} x the base\'s.\n\n'
                     f'{table}\n')
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, BudgetError, StrategyError)

@@ -13,7 +13,8 @@ import warnings
 import torch
 from mmengine.config import DictAction
 
-from vit_scaled.cost.config import BadInput, build_model, check_runs, default_shape, model_inputs, run_cli
+from vit_scaled.cli import run_cli
+from vit_scaled.cost.config import BadInput, build_model, check_runs, default_shape, model_inputs
 from vit_scaled.cost.measure import BACKENDS, CLOCKS, NoisyMeasurementWarning, measure
 from vit_scaled.fileio import atomic_open
 
@@ -86,4 +87,4 @@ def main():
 
 
 if __name__ == '__main__':
-    run_cli(main)
+    run_cli(main, BadInput)

@@ -16,7 +16,8 @@ import os.path as osp
 import time
 import warnings
 
-from vit_scaled.cost.config import BadInput, run_cli
+from vit_scaled.cli import run_cli
+from vit_scaled.cost.config import BadInput
 from vit_scaled.cost.measure import BACKENDS, CLOCKS, NoisyMeasurementWarning, default_threads
 from vit_scaled.cost.predictor import (STATISTICS, fit_and_evaluate, load_measurements,
                                        measure_archs, sample_deit_archs, save_measurements)
@@ -104,4 +105,4 @@ def main():
 
 
 if __name__ == '__main__':
-    run_cli(main)
+    run_cli(main, BadInput)

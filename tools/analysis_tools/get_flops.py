@@ -10,7 +10,8 @@ import json
 from mmengine.config import DictAction
 
 from vit_scaled.cost.complexity import model_complexity
-from vit_scaled.cost.config import BadInput, build_model, check_runs, default_shape, model_inputs, run_cli
+from vit_scaled.cli import run_cli
+from vit_scaled.cost.config import BadInput, build_model, check_runs, default_shape, model_inputs
 from vit_scaled.cost.devices import DEVICE_NAMES, PRECISION_BYTES, get_device
 from vit_scaled.fileio import atomic_open
 
@@ -53,4 +54,4 @@ def main():
 
 
 if __name__ == '__main__':
-    run_cli(main)
+    run_cli(main, BadInput)

@@ -13,7 +13,8 @@ import os.path as osp
 
 from mmengine.config import DictAction
 
-from vit_scaled.cost.config import BadInput, build_model, check_runs, default_shape, model_inputs, run_cli
+from vit_scaled.cli import run_cli
+from vit_scaled.cost.config import BadInput, build_model, check_runs, default_shape, model_inputs
 from vit_scaled.cost.profile import ATTENTION_MODES, op_breakdown
 
 
@@ -58,4 +59,4 @@ def main():
 
 
 if __name__ == '__main__':
-    run_cli(main)
+    run_cli(main, BadInput)

@@ -97,13 +97,3 @@ def check_runs(model: nn.Module, x: torch.Tensor, kwargs: dict, what: str = 'the
         msg = str(e).splitlines()[0] if str(e) else ''
         raise BadInput(f'{what} cannot run on an input of shape {tuple(x.shape)} (set it with '
                        f'--shape): {type(e).__name__}: {msg}') from e
-
-
-def run_cli(main) -> None:
-    """Run a CLI's ``main``; a ``BadInput`` exits with status 2 and one line, not a traceback."""
-    import sys
-    try:
-        main()
-    except BadInput as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)

@@ -1,10 +1,9 @@
 """Scale a config: read its model, scale it with a strategy under a budget, write the new config.
 What ``tools/scale.py`` runs."""
 import os.path as osp
-import shlex
-import sys
 from typing import Callable, Optional, Tuple, Union
 
+from ..cli import command_line
 from ..cost.analytic import analytic_cost
 from . import configs
 from .budget import Budget, format_cost, make_cost, resolve_budget
@@ -43,7 +42,7 @@ def scale_config(base_config: str, strategy: Union[str, Strategy], budget: Union
     if not out.endswith('.py'):
         out += '.py'
     c = analytic_cost(result.arch, 1, num_classes)
-    command = command or ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
+    command = command or command_line()
     header = '\n'.join([
         f'Scaled by: {command}',
         f'Base: {describe(base)} ({base_config}); strategy: {strategy.name or "unnamed"}'

@@ -11,14 +11,13 @@ instead, which takes longer than the 15-minute budget of the default run.
 import json
 import os.path as osp
 import platform
-import shlex
-import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from typing import Callable, List, Optional
 
 import torch
 
+from ..cli import command_line
 from ..cost.analytic import analytic_cost
 from ..fileio import atomic_open
 from . import configs
@@ -84,7 +83,7 @@ def _run(s: DemoSettings, log: Callable[[str], None], command: Optional[str]) ->
     from ..report import Entry, write_report
 
     clock = Clock(log)
-    command = command or ' '.join(shlex.quote(a) for a in ['python'] + sys.argv)
+    command = command or command_line()
     cfg = configs.load(s.config)
     base = configs.arch_of(cfg)
     ncls = configs.num_classes_of(cfg)
