@@ -96,6 +96,10 @@ def test_embed_dim_is_heads_times_head_dim():
     (dict(out_indices=12), 'out_indices', '12'),
     (dict(out_type='tokens'), 'out_type', 'tokens'),
     (dict(arch=dict(depth=12, num_heads=3)), 'arch', 'missing'),
+    (dict(drop_path_rate=1.5), 'drop_path_rate', '1.5'),
+    (dict(interpolate_mode='cubic'), 'interpolate_mode', 'cubic'),
+    (dict(frozen_stages=True), 'frozen_stages', 'True'),
+    (dict(frozen_stages=13), 'frozen_stages', '13'),
 ])
 def test_bad_arguments_name_the_field_and_value(kwargs, field, value):
     with pytest.raises(ValueError) as err:

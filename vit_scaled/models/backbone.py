@@ -9,6 +9,7 @@ from torch import nn
 from .checkpoint import StateDict, load_pretrained
 
 OUT_TYPES = ('raw', 'cls_token', 'featmap', 'avg_featmap')
+INTERPOLATE_MODES = ('nearest', 'bilinear', 'bicubic')
 
 
 def check_out_options(out_type: str, with_cls_token: bool, out_indices, num_layers: int,
@@ -27,6 +28,21 @@ def check_out_options(out_type: str, with_cls_token: bool, out_indices, num_laye
                              f'valid indices are {-num_layers}..{num_layers - 1}')
         indices.append(i % num_layers)
     return tuple(sorted(set(indices)))
+
+
+def check_common_options(drop_rate, attn_drop_rate, drop_path_rate, interpolate_mode: str,
+                         frozen_stages, num_stages: int) -> None:
+    """The regularisation rates, the position-embedding resize mode and ``frozen_stages``."""
+    for name, rate in (('drop_rate', drop_rate), ('attn_drop_rate', attn_drop_rate),
+                       ('drop_path_rate', drop_path_rate)):
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f'{name}={rate!r} is invalid: expected a number in [0, 1)')
+    if interpolate_mode not in INTERPOLATE_MODES:
+        raise ValueError(f'interpolate_mode={interpolate_mode!r} is invalid: '
+                         f'choose one of {INTERPOLATE_MODES}')
+    if isinstance(frozen_stages, bool) or not isinstance(frozen_stages, int) \
+            or not -1 <= frozen_stages <= num_stages:
+        raise ValueError(f'frozen_stages={frozen_stages!r} is invalid: expected -1..{num_stages}')
 
 
 class TokenBackbone(BaseModule):

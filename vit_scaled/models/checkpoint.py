@@ -8,6 +8,15 @@ from mmengine.runner.checkpoint import CheckpointLoader
 StateDict = Dict[str, torch.Tensor]
 
 
+def fit_prefix_tokens(tokens: torch.Tensor, n: int) -> torch.Tensor:
+    """(1, k, C) class/distillation tokens (or their position embeddings) cut or padded to n. A
+    token the source lacks (a distillation token for a model trained without) starts as a copy
+    of the class token."""
+    if tokens.shape[1] < n:
+        tokens = torch.cat([tokens, tokens[:, :1].expand(-1, n - tokens.shape[1], -1)], dim=1)
+    return tokens[:, :n]
+
+
 def read_state_dict(checkpoint: str, prefix: Optional[str] = None) -> StateDict:
     """The backbone's weights from a file: a bare state dict (``torch.save(model.state_dict())``,
     as timm writes), or an mmengine checkpoint (``state_dict`` / ``model`` / ``module`` entry)."""

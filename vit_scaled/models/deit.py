@@ -11,9 +11,10 @@ from mmengine.registry import MODELS
 from torch import nn
 
 from ..arch import DeiTArch, deit_arch
-from .backbone import TokenBackbone, check_out_options
-from .checkpoint import StateDict
+from .backbone import TokenBackbone, check_common_options, check_out_options
+from .checkpoint import StateDict, fit_prefix_tokens
 from .layers import Block, format_tokens, resize_pos_embed
+
 
 @MODELS.register_module()
 class DeiTScaled(TokenBackbone):
@@ -51,8 +52,8 @@ class DeiTScaled(TokenBackbone):
             raise ValueError('distilled=True needs with_cls_token=True')
         self.out_type = out_type
         self.out_indices = check_out_options(out_type, with_cls_token, out_indices, a.depth, 'layers')
-        if not -1 <= frozen_stages <= a.depth:
-            raise ValueError(f'frozen_stages={frozen_stages} is invalid: expected -1..{a.depth}')
+        check_common_options(drop_rate, attn_drop_rate, drop_path_rate, interpolate_mode,
+                             frozen_stages, a.depth)
         self.frozen_stages = frozen_stages
         self.with_cls_token = with_cls_token
         self.final_norm = final_norm
@@ -100,10 +101,7 @@ class DeiTScaled(TokenBackbone):
             if side * side != n:
                 raise ValueError(f'pos_embed of shape {tuple(pos.shape)} is not a square grid; '
                                  'cannot infer the source grid')
-            prefix = pos[:, :src_prefix][:, :self.num_prefix_tokens]
-            if prefix.shape[1] < self.num_prefix_tokens:  # e.g. a dist token the source lacks
-                prefix = torch.cat([prefix, prefix[:, :1].expand(-1, self.num_prefix_tokens
-                                                                  - prefix.shape[1], -1)], dim=1)
+            prefix = fit_prefix_tokens(pos[:, :src_prefix], self.num_prefix_tokens)
             pos = torch.cat([prefix, pos[:, src_prefix:]], dim=1)
             state['pos_embed'] = resize_pos_embed(pos, (side, side), self.arch.grid,
                                                   self.num_prefix_tokens, self.interpolate_mode)

@@ -14,12 +14,11 @@ from mmengine.registry import MODELS
 from torch import nn
 
 from ..arch import PiTArch, pit_arch
-from .backbone import TokenBackbone, check_out_options
-from .checkpoint import StateDict
+from .backbone import TokenBackbone, check_common_options, check_out_options
+from .checkpoint import StateDict, fit_prefix_tokens
 from .layers import Block, format_tokens, resize_grid
 
 Grid = Tuple[int, int]
-INTERPOLATE_MODES = ('nearest', 'bilinear', 'bicubic')
 
 
 class Pooling(nn.Module):
@@ -93,17 +92,8 @@ class PiTScaled(TokenBackbone):
         self.arch = a = pit_arch(arch, img_size, in_channels, distilled)
         self.out_type = out_type
         self.out_indices = check_out_options(out_type, True, out_indices, a.num_stages, 'stages')
-        for name, rate in (('drop_rate', drop_rate), ('attn_drop_rate', attn_drop_rate),
-                           ('drop_path_rate', drop_path_rate)):
-            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-                raise ValueError(f'{name}={rate!r} is invalid: expected a number in [0, 1)')
-        if interpolate_mode not in INTERPOLATE_MODES:
-            raise ValueError(f'interpolate_mode={interpolate_mode!r} is invalid: '
-                             f'choose one of {INTERPOLATE_MODES}')
-        if isinstance(frozen_stages, bool) or not isinstance(frozen_stages, int) \
-                or not -1 <= frozen_stages <= a.num_stages:
-            raise ValueError(f'frozen_stages={frozen_stages!r} is invalid: '
-                             f'expected -1..{a.num_stages}')
+        check_common_options(drop_rate, attn_drop_rate, drop_path_rate, interpolate_mode,
+                             frozen_stages, a.num_stages)
         self.frozen_stages = frozen_stages
         self.final_norm = final_norm
         self.interpolate_mode = interpolate_mode
@@ -148,10 +138,7 @@ class PiTScaled(TokenBackbone):
         if 'pos_embed' in out:
             out['pos_embed'] = resize_grid(out['pos_embed'], self.arch.grids[0], self.interpolate_mode)
         if 'cls_token' in out:
-            tokens, n = out['cls_token'], self.num_prefix_tokens
-            if tokens.shape[1] < n:  # a distillation token the source lacks starts as its class token
-                tokens = torch.cat([tokens, tokens[:, :1].expand(-1, n - tokens.shape[1], -1)], dim=1)
-            out['cls_token'] = tokens[:, :n]
+            out['cls_token'] = fit_prefix_tokens(out['cls_token'], self.num_prefix_tokens)
         return out
 
     def frozen_parts(self):
