@@ -6,7 +6,7 @@ import torch
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
-from vit_scaled import PiTScaled
+from vit_scaled import pit_arch
 from vit_scaled.optim import layer_id
 
 from test_plugin import CONFIGS, build_from_config
@@ -31,7 +31,7 @@ def test_vitpose_config_decays_every_block():
 
 
 def test_pit_layers_count_through_the_stages():
-    depths = list(PiTScaled('pit-ti').arch.depths)  # 2-6-4
+    depths = list(pit_arch('pit-ti').depths)  # 2-6-4
     assert layer_id('backbone.transformers.0.blocks.1.attn.qkv.weight', 12, depths) == 2
     assert layer_id('backbone.transformers.1.pool.conv.weight', 12, depths) == 2
     assert layer_id('backbone.transformers.2.blocks.0.mlp.fc1.weight', 12, depths) == 9

@@ -46,9 +46,7 @@ def _fmt(v, kind):
         return f'{v / 1e6:.1f}M' if v < 1e9 else f'{v / 1e9:.2f}G'
     if kind == 'params':
         return f'{v / 1e6:.3f}M'
-    if kind == 'ms':
-        return f'{v:.2f}'
-    return f'{v:.2f}'
+    return f'{v:.2f}'  # ms, top-1
 
 
 def markdown_table(entries: Sequence[Entry]) -> str:

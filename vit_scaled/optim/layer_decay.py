@@ -58,8 +58,9 @@ class ViTLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     def add_params(self, params: List[dict], module, prefix: str = '', **kwargs) -> None:
         backbone = getattr(module, 'backbone', None)
         arch = getattr(backbone, 'arch', None)
-        depths = list(getattr(arch, 'depths', [])) or None
-        num_layers = self.num_layers or (sum(depths) if depths else getattr(arch, 'depth', None))
+        depths = getattr(arch, 'depths', None)  # PiT's stages
+        num_layers = (self.num_layers or getattr(arch, 'num_layers', None)
+                      or getattr(arch, 'depth', None))
         if not num_layers:
             raise ValueError('ViTLayerDecayOptimWrapperConstructor: the model has no DeiTScaled '
                              'or PiTScaled backbone; give paramwise_cfg.num_layers')
@@ -67,8 +68,7 @@ class ViTLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         for name, param in module.named_parameters():
             if not param.requires_grad:
                 continue
-            decay = not (param.ndim == 1 or name.endswith('.bias')
-                         or name.split('.')[-1] in _NO_DECAY)
+            decay = not (param.ndim == 1 or name.split('.')[-1] in _NO_DECAY)  # 1-D: biases, norms
             k = layer_id(name, num_layers, depths)
             key = (k, decay)
             if key not in groups:

@@ -50,11 +50,10 @@ def resolve_budget(text: str, base, cost: Optional['CostFn'] = None, **cost_kwar
     """``(budget, cost)``: a budget string, absolute or relative to ``base`` (``latency=0.5x``),
     and the cost that checks it (built by ``make_cost`` unless given)."""
     rel = split_relative(text)
-    kind = rel[0] if rel else parse_budget(text).kind
+    absolute = None if rel else parse_budget(text)
+    kind = rel[0] if rel else absolute.kind
     cost = cost or make_cost(kind, **cost_kwargs)
-    if rel:
-        return Budget(kind, rel[1] * cost(base)), cost
-    return parse_budget(text), cost
+    return (Budget(kind, rel[1] * cost(base)) if rel else absolute), cost
 
 
 def parse_budget(text: str) -> Budget:

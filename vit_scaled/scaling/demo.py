@@ -58,8 +58,6 @@ class Clock:
 
 
 def _machine() -> str:
-    import torch
-
     from ..cost.measure import default_threads
     cpu = platform.processor() or platform.machine()
     try:

@@ -128,12 +128,9 @@ def describe(arch) -> str:
             f'r{p["mlp_ratio"][0]:g}')
 
 
-def check_family(strategy: Strategy, arch, allow_transfer: bool = True) -> Optional[str]:
-    """A note when the strategy was found on another family (a transfer), or an error."""
+def check_family(strategy: Strategy, arch) -> Optional[str]:
+    """A note when the strategy was found on another family (a transfer)."""
     fam = family_of(arch)
     if fam == strategy.family:
         return None
-    if not allow_transfer:
-        raise StrategyError(f'strategy {strategy.name!r} was found on {strategy.family}, the base '
-                            f'model is {fam}: pass a strategy for {fam} or allow the transfer')
     return f'strategy found on {strategy.family}, applied to {fam} (transfer)'

@@ -38,10 +38,12 @@ def _hook_class():
     return ProgressHook
 
 
-def _iters_per_epoch(cfg) -> int:
+def _iters_per_epoch(cfg, n: Optional[int] = None) -> int:
+    """Training iterations per epoch; ``n``, the training set's size, if already known."""
     from mmengine.registry import DATASETS
     loader = cfg.train_dataloader
-    n = len(DATASETS.build(dict(loader.dataset, serialize_data=False)))
+    if n is None:
+        n = len(DATASETS.build(dict(loader.dataset, serialize_data=False)))
     b = loader.batch_size
     return max(1, n // b if loader.get('drop_last') else -(-n // b))
 
@@ -163,4 +165,4 @@ def epoch_seconds(base_config: str, arch, iters: int = 2) -> float:
     t = time.perf_counter()
     for i in range(iters):
         step(i + 1)
-    return (time.perf_counter() - t) / iters * _iters_per_epoch(cfg)
+    return (time.perf_counter() - t) / iters * _iters_per_epoch(cfg, len(dataset))

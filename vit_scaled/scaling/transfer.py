@@ -8,12 +8,13 @@ strategy found for one device work on another?
   device with every strategy (the target's own and the others'): the study's cross-device table.
   Latency comes from the device models; accuracy, when asked, from the proxy training.
 """
+import os
 from typing import Callable, Dict, List, Mapping, Optional
 
 from ..cost.analytic import analytic_cost
 from .budget import Budget, format_cost, make_cost
 from .scaler import UnreachableBudget, scale
-from .space import describe
+from .space import describe, family_of
 from .strategy import Rounding, Strategy
 
 
@@ -33,7 +34,6 @@ def to_pit(strategy: Strategy) -> Strategy:
 
 
 def _applicable(strategy: Strategy, base) -> Strategy:
-    from .space import family_of
     return to_pit(strategy) if family_of(base) == 'pit' else strategy
 
 
@@ -90,8 +90,6 @@ def cached_accuracy(config: str, epochs: int, work_dir: str, seed: int = 0,
                     progress: Callable[[str], None] = print) -> Callable:
     """``arch -> top-1 %`` by proxy training on ``config``'s data, cached in the same kind of
     table as the search's (``work_dir/candidates.jsonl``), so a rerun trains nothing twice."""
-    import os
-
     from .search import Table, candidate_key
     from .train import ProxyTrainer
     trainer = ProxyTrainer(config, epochs, os.path.join(work_dir, 'runs'), seed, report=progress)
