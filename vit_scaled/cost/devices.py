@@ -19,6 +19,7 @@ from ..fileio import atomic_open
 from .analytic import Cost, analytic_cost
 from .classes import OP_CLASSES, OpClass
 from .config import BadInput
+from .measure import time_calls
 
 PRECISION_BYTES = {'fp32': 4, 'fp16': 2, 'int8': 1}
 
@@ -97,13 +98,8 @@ def local_cache_path() -> str:
 
 
 def _best_seconds(fn, repeats: int, clock=time.perf_counter) -> float:
-    fn()
-    best = float('inf')
-    for _ in range(repeats):
-        t = clock()
-        fn()
-        best = min(best, clock() - t)
-    return best
+    (calls,), _ = time_calls(fn, warmup=1, rounds=1, iters=repeats, clock=clock)
+    return min(calls) / 1000
 
 
 def measure_local(threads: Optional[int] = None, gemm: int = 1024, copy_mb: int = 64,

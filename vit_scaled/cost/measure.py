@@ -100,6 +100,11 @@ def torch_threads(n: int):
         torch.set_num_threads(old)
 
 
+def iters_for(round_s: float, per_call_s: float) -> int:
+    """Calls per timing round so that a round lasts about ``round_s`` (3 to 200)."""
+    return max(3, min(200, int(round_s / max(per_call_s, 1e-6))))
+
+
 def time_calls(run: Callable[[], Any], sync: Callable[[], None] = lambda: None, *,
                warmup: int = 10, rounds: int = 5, iters: Optional[int] = None,
                round_s: float = 0.5, clock: Callable[[], float] = time.perf_counter
@@ -114,7 +119,7 @@ def time_calls(run: Callable[[], Any], sync: Callable[[], None] = lambda: None, 
 
     warm = [timed() for _ in range(max(warmup, 0 if iters else 1))]  # sizing needs one call
     if iters is None:
-        iters = max(3, min(200, int(round_s / max(statistics.median(warm[-3:]), 1e-6))))
+        iters = iters_for(round_s, statistics.median(warm[-3:]))
     return [[1000 * timed() for _ in range(iters)] for _ in range(rounds)], iters
 
 

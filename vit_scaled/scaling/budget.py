@@ -149,7 +149,7 @@ def paired_ratio(reference, arch, rounds: int = 5, threads: Optional[int] = None
 
     import torch
 
-    from ..cost.measure import CLOCKS, default_threads, torch_threads
+    from ..cost.measure import CLOCKS, default_threads, iters_for, torch_threads
     threads = threads or default_threads()
     tick = CLOCKS[clock]
     runs = []
@@ -164,7 +164,7 @@ def paired_ratio(reference, arch, rounds: int = 5, threads: Optional[int] = None
 
         warm = [[timed(run) for _ in range(5)] for run in runs]
         per_pair = sum(min(w) for w in warm)
-        iters = max(3, min(200, int(round_s / max(per_pair, 1e-6))))
+        iters = iters_for(round_s, per_pair)
         ratios = []
         for _ in range(rounds):
             calls = [[], []]
