@@ -39,8 +39,7 @@ def main():
         if not sep:
             raise StrategyError(f'--strategy {item!r}: expected DEVICE=FILE')
         strategies[device] = load_strategy(path)
-    cfg = configs.load(args.config)
-    base, ncls = configs.arch_of(cfg), configs.num_classes_of(cfg)
+    _, base, ncls = configs.load_base(args.config)
     budgets = device_budgets(base, args.devices or list(strategies), args.budget_ratio,
                              num_classes=ncls)
     accuracy = (cached_accuracy(args.config, args.train_epochs, args.work_dir)

@@ -28,9 +28,7 @@ def scale_config(base_config: str, strategy: Union[str, Strategy], budget: Union
     returns the result, the path and the summary written at the top of the config."""
     strategy_file = strategy if isinstance(strategy, str) else None
     strategy = load_strategy(strategy) if isinstance(strategy, str) else strategy
-    cfg = configs.load(base_config)
-    base = configs.arch_of(cfg)
-    num_classes = configs.num_classes_of(cfg)
+    cfg, base, num_classes = configs.load_base(base_config)
     cost_kwargs = dict(device=device, predictor=predictor, num_classes=num_classes,
                        batch_size=batch_size, threads=threads, clock=clock)
     if isinstance(budget, str):

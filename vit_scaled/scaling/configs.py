@@ -25,6 +25,19 @@ def load(config: str):
     return Config.fromfile(config)
 
 
+def load_base(config: str):
+    """``(cfg, arch, num_classes)``: a config and the model it scales from."""
+    cfg = load(config)
+    return cfg, arch_of(cfg), num_classes_of(cfg)
+
+
+def load_scaled(config: str, arch):
+    """``config`` with its backbone replaced by ``arch``."""
+    cfg = load(config)
+    cfg.merge_from_dict(overrides(cfg, arch), allow_list_keys=True)
+    return cfg
+
+
 def find_backbone(cfg) -> Tuple[dict, str]:
     """The backbone's config dict and its dotted key (``model.backbone`` usually)."""
     model = cfg.get('model') or {}

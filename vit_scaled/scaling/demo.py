@@ -82,9 +82,7 @@ def _run(s: DemoSettings, log: Callable[[str], None], command: Optional[str]) ->
 
     clock = Clock(log)
     command = command or command_line()
-    cfg = configs.load(s.config)
-    base = configs.arch_of(cfg)
-    ncls = configs.num_classes_of(cfg)
+    cfg, base, ncls = configs.load_base(s.config)
     strategies = {'flops': load_strategy(s.strategy), 'latency': load_strategy(s.latency_strategy),
                   'baseline': load_strategy(s.baseline)}
     clock(f'base model {describe(base)} from {s.config}; measuring its latency here '

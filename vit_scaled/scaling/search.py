@@ -346,9 +346,7 @@ def search_config(config: str, budget: str, work_dir: str, out: Optional[str] = 
     from .strategy import save_strategy
     from .train import ProxyTrainer
 
-    cfg = configs.load(config)
-    base = configs.arch_of(cfg)
-    ncls = configs.num_classes_of(cfg)
+    _, base, ncls = configs.load_base(config)
     b, cost = resolve_budget(budget, base, device=device, num_classes=ncls)
     settings = SearchSettings(b, **(settings or {}))
     trainer = ProxyTrainer(config, settings.proxy_epochs, os.path.join(work_dir, 'runs'),

@@ -83,8 +83,7 @@ def train_arch(base_config: str, arch, work_dir: str, epochs: int,
 
     import vit_scaled  # noqa: F401  (registers the modules)
 
-    cfg = configs.load(base_config)
-    cfg.merge_from_dict(configs.overrides(cfg, arch), allow_list_keys=True)
+    cfg = configs.load_scaled(base_config, arch)
     for loader in ('train_dataloader', 'val_dataloader'):
         # mmengine serialises a data set for worker processes with a full gc.collect() (seconds
         # in a big process); these loaders run in the main process.
@@ -145,8 +144,7 @@ def epoch_seconds(base_config: str, arch, iters: int = 2) -> float:
 
     import vit_scaled  # noqa: F401
 
-    cfg = configs.load(base_config)
-    cfg.merge_from_dict(configs.overrides(cfg, arch), allow_list_keys=True)
+    cfg = configs.load_scaled(base_config, arch)
     loader = cfg.train_dataloader
     dataset = DATASETS.build(dict(loader.dataset, serialize_data=False))
     model = MODELS.build(cfg.model).train()
