@@ -83,6 +83,12 @@ def candidate_key(arch, proxy: dict) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
+def candidate_row(arch, key: str, top1: float, proxy: dict, **extra) -> dict:
+    """A proxy-trained model as a table row (the search's and the transfer table's)."""
+    return dict(type='candidate', key=key, desc=describe(arch), arch=arch.to_dict(),
+                arch_type=type(arch).__name__, top1=top1, proxy=proxy, **extra)
+
+
 class Table:
     """An append-only JSON-lines file; a line cut short by a kill is ignored on reading."""
 
@@ -216,11 +222,9 @@ class StrategySearch:
         seconds = time.perf_counter() - t
         self.trained += 1
         self._train_seconds.append(seconds)
-        row = dict(type='candidate', key=key, step=step, desc=describe(arch),
-                   arch=arch.to_dict(), arch_type=type(arch).__name__,
-                   dims={d: list(v) for d, v in self.space.point(arch).items()},
-                   cost=c, cost_kind=self.cost.kind, top1=top1, seconds=round(seconds, 2),
-                   proxy=self.proxy)
+        row = candidate_row(arch, key, top1, self.proxy, step=step,
+                            dims={d: list(v) for d, v in self.space.point(arch).items()},
+                            cost=c, cost_kind=self.cost.kind, seconds=round(seconds, 2))
         self.table.append(row)
         left = self._left(step, i, n)
         eta = f', ~{left * np.mean(self._train_seconds) / 60:.1f} min left' if left else ''

@@ -90,7 +90,7 @@ def cached_accuracy(config: str, epochs: int, work_dir: str, seed: int = 0,
                     progress: Callable[[str], None] = print) -> Callable:
     """``arch -> top-1 %`` by proxy training on ``config``'s data, cached in the same kind of
     table as the search's (``work_dir/candidates.jsonl``), so a rerun trains nothing twice."""
-    from .search import Table, candidate_key
+    from .search import Table, candidate_key, candidate_row
     from .train import ProxyTrainer
     trainer = ProxyTrainer(config, epochs, os.path.join(work_dir, 'runs'), seed, report=progress)
     table = Table(os.path.join(work_dir, 'candidates.jsonl'))
@@ -99,9 +99,7 @@ def cached_accuracy(config: str, epochs: int, work_dir: str, seed: int = 0,
         key = candidate_key(arch, trainer.proxy)
         if key not in table.candidates:
             progress(f'[transfer] training {describe(arch)} ({epochs} epochs)')
-            table.append(dict(type='candidate', key=key, desc=describe(arch), arch=arch.to_dict(),
-                              arch_type=type(arch).__name__, top1=trainer(arch, key),
-                              proxy=trainer.proxy))
+            table.append(candidate_row(arch, key, trainer(arch, key), trainer.proxy))
         return table.candidates[key]['top1']
     return accuracy
 
