@@ -104,6 +104,14 @@ class CostFn:
             self.cache[arch] = float(self.fn(arch))
         return self.cache[arch]
 
+    def again(self, arch) -> float:
+        """The cost computed afresh (a measurement taken again), not the cached figure."""
+        return float(self.fn(arch))
+
+    def spread(self, arch) -> Optional[float]:
+        """How much the rounds of a measured cost disagreed (None for computed costs)."""
+        return getattr(self.fn, 'spreads', {}).get(arch)
+
     def __repr__(self) -> str:
         return f'CostFn({self.label})'
 

@@ -142,10 +142,9 @@ def _run(s: DemoSettings, log: Callable[[str], None], command: Optional[str]) ->
 
     clock(f'measuring the latency of {len(distinct)} models again, after training '
           f'({s.rounds} rounds each, against the base)')
-    drift = lat_cost.fn  # measures afresh (the CostFn's cache would return the scaling's figure)
     for arch, res in trained.items():
-        ms = base_ms if arch == base else drift(arch)
-        res.update(latency_ms=ms, latency_spread=drift.spreads[arch])
+        ms = base_ms if arch == base else lat_cost.again(arch)
+        res.update(latency_ms=ms, latency_spread=lat_cost.spread(arch))
         with atomic_open(osp.join(res['work_dir'], 'result.json'), 'w') as f:
             json.dump({k: v for k, v in res.items()}, f, indent=2)
 
