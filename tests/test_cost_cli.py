@@ -1,14 +1,9 @@
 """The cost CLIs on a tiny config: their output, their files, and one-line errors on bad input."""
 import json
-import os
-import runpy
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOLS = os.path.join(ROOT, 'tools', 'analysis_tools')
-
+TOOLS = 'tools/analysis_tools/'
 TINY = ("model = dict(type='DeiTScaled', img_size=64, "
         "arch=dict(depth=2, num_heads=2, head_dim=32, mlp_ratio=2.0))\n")
 CLASSIFIER = ("model = dict(type='ViTClassifier', num_classes=1000, "
@@ -24,24 +19,9 @@ def config(tmp_path):
     return write
 
 
-def run_tool(tool, *args, capsys):
-    """Run a CLI in this process (fast); returns (exit code, stdout, stderr)."""
-    argv = sys.argv
-    sys.argv = [tool] + [str(a) for a in args]
-    code = 0
-    try:
-        runpy.run_path(os.path.join(TOOLS, tool), run_name='__main__')
-    except SystemExit as e:
-        code = e.code
-    finally:
-        sys.argv = argv
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_get_flops_prints_openmmlab_lines_and_the_class_table(config, capsys, tmp_path):
-    code, out, _ = run_tool('get_flops.py', config(CLASSIFIER), '--device-model', 'v100',
-                            '--out', tmp_path / 'f.json', capsys=capsys)
+def test_get_flops_prints_openmmlab_lines_and_the_class_table(config, run_script, tmp_path):
+    code, out, _ = run_script(TOOLS + 'get_flops.py', config(CLASSIFIER), '--device-model', 'v100',
+                              '--out', tmp_path / 'f.json')
     assert code == 0
     assert 'Flops: 1.262G' in out and 'Params: 5.717M' in out
     assert 'Input shape: (1, 3, 224, 224)' in out
@@ -52,8 +32,8 @@ def test_get_flops_prints_openmmlab_lines_and_the_class_table(config, capsys, tm
     assert data['flops'] == data['analytic']['total']['flops']  # traced whole model == analytic
 
 
-def test_get_flops_at_another_shape(config, capsys):
-    code, out, _ = run_tool('get_flops.py', config(), '--shape', '32', '48', capsys=capsys)
+def test_get_flops_at_another_shape(config, run_script):
+    code, out, _ = run_script(TOOLS + 'get_flops.py', config(), '--shape', '32', '48')
     assert code == 0 and 'Input shape: (1, 3, 32, 48)' in out
 
 
@@ -63,34 +43,34 @@ def test_get_flops_at_another_shape(config, capsys):
     (['--shape', '8'], 'cannot run on an input of shape (1, 3, 8, 8)'),
     (['--device-model', 'tpu'], "unknown device 'tpu': choose one of v100, jetson-tx2"),
 ])
-def test_get_flops_bad_input(config, capsys, args, message):
-    code, out, err = run_tool('get_flops.py', config(), *args, capsys=capsys)
+def test_get_flops_bad_input(config, run_script, args, message):
+    code, out, err = run_script(TOOLS + 'get_flops.py', config(), *args)
     assert code == 2 and err.startswith('error: ') and message in err
     assert err.count('\n') == 1  # one line, no traceback
 
 
-def test_config_whose_model_cannot_be_built(config, capsys, tmp_path):
-    code, _, err = run_tool('benchmark.py', config("model = dict(type='NoSuchNet')\n", 'bad.py'),
-                            capsys=capsys)
+def test_config_whose_model_cannot_be_built(config, run_script, tmp_path):
+    bad = config("model = dict(type='NoSuchNet')\n", 'bad.py')
+    code, _, err = run_script(TOOLS + 'benchmark.py', bad)
     assert code == 2 and "cannot build the model of config" in err and 'NoSuchNet' in err
-    code, _, err = run_tool('op_breakdown.py', tmp_path / 'missing.py', capsys=capsys)
+    code, _, err = run_script(TOOLS + 'op_breakdown.py', tmp_path / 'missing.py')
     assert code == 2 and 'missing.py' in err and 'does not exist' in err
 
 
-def test_benchmark_both_backends(config, capsys, tmp_path):
+def test_benchmark_both_backends(config, run_script, tmp_path):
     for backend in ('torch', 'onnxruntime'):
-        code, out, _ = run_tool('benchmark.py', config(), '--backend', backend, '--batch-size', 2,
-                                '--threads', 1, '--warmup', 1, '--rounds', 2, '--iters', 2,
-                                '--out', tmp_path / 'b.json', capsys=capsys)
+        code, out, _ = run_script(TOOLS + 'benchmark.py', config(), '--backend', backend,
+                                  '--batch-size', 2, '--threads', 1, '--warmup', 1, '--rounds', 2,
+                                  '--iters', 2, '--out', tmp_path / 'b.json')
         assert code == 0 and f'{backend} on cpu, batch 2, 1 threads' in out
         assert json.load(open(tmp_path / 'b.json'))['backend'] == backend
-    code, _, err = run_tool('benchmark.py', config(), '--backend', 'tvm', capsys=capsys)
+    code, _, err = run_script(TOOLS + 'benchmark.py', config(), '--backend', 'tvm')
     assert code == 2 and "--backend 'tvm' is invalid" in err
 
 
-def test_op_breakdown_writes_csv_and_json(config, capsys, tmp_path):
-    code, out, _ = run_tool('op_breakdown.py', config(), '--out-dir', tmp_path / 'out',
-                            '--iters', 2, '--warmup', 1, capsys=capsys)
+def test_op_breakdown_writes_csv_and_json(config, run_script, tmp_path):
+    code, out, _ = run_script(TOOLS + 'op_breakdown.py', config(), '--out-dir', tmp_path / 'out',
+                              '--iters', 2, '--warmup', 1)
     assert code == 0 and 'MSA-Gather' in out and 'total' in out
     assert (tmp_path / 'out' / 'breakdown.csv').exists()
     data = json.load(open(tmp_path / 'out' / 'breakdown.json'))

@@ -1,8 +1,6 @@
 """tools/scale.py's acceptance: a FLOPs budget equal to DeiT-Tiny's gives a valid config within 2%
 below it; a latency budget measured here gives a model whose measured latency is within +-10%."""
 import os.path as osp
-import runpy
-import sys
 
 import pytest
 import torch
@@ -31,32 +29,18 @@ def strategy(tmp_path):
     return str(path)
 
 
-def run_cli(args, monkeypatch, capsys) -> tuple:
-    """``tools/scale.py ARGS`` in this process (a new process would spend most of the test
-    importing torch): exit status, stdout, stderr."""
-    monkeypatch.setattr(sys, 'argv', ['tools/scale.py', *args])
-    code = 0
-    try:
-        runpy.run_path(osp.join(ROOT, 'tools', 'scale.py'), run_name='__main__')
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def _build(config):
     cfg = Config.fromfile(config)
     return cfg, MODELS.build(cfg.model).eval()
 
 
-def test_cli_flops_budget_of_deit_tiny(tmp_path, strategy, monkeypatch, capsys):
+def test_cli_flops_budget_of_deit_tiny(tmp_path, strategy, run_script):
     """From the 92M-FLOPs digits model up to DeiT-Tiny's FLOPs: within 2% below, valid, and the
     written config trains the model it says (arch, input size of the data pipelines)."""
     budget = analytic_cost(deit_arch('deit-tiny'), 1, 10).flops
     out = tmp_path / 'scaled.py'
-    code, stdout, stderr = run_cli([DIGITS, '--strategy', strategy, '--budget',
-                                    f'flops={budget / 1e9:.6f}G', '--out', str(out)],
-                                   monkeypatch, capsys)
+    code, stdout, stderr = run_script('tools/scale.py', DIGITS, '--strategy', strategy,
+                                      '--budget', f'flops={budget / 1e9:.6f}G', '--out', out)
     assert code == 0, stderr
     assert f'wrote {out}' in stdout and 'below; FLOPs' in stdout
     cfg, model = _build(str(out))
@@ -79,15 +63,14 @@ def test_flops_budget_equal_to_the_base_gives_the_base(tmp_path, strategy):
     assert 'I224 d12 h3 e64 r4' in summary
 
 
-def test_unreachable_and_malformed_inputs_from_the_cli(tmp_path, strategy, monkeypatch, capsys):
+def test_unreachable_and_malformed_inputs_from_the_cli(tmp_path, strategy, run_script):
     bad = tmp_path / 'bad.yaml'
     bad.write_text('rates: {depth: 0.5}\nrounding: {head_dim: {multiple: eight}}\n')
     for args, message in (
             (['--strategy', strategy, '--budget', 'flops=10'], 'smallest reachable cost is'),
             (['--strategy', str(bad), '--budget', 'flops=1G'], "'rounding.head_dim.multiple'"),
             (['--strategy', strategy, '--budget', 'speed=3'], 'malformed')):
-        code, _, stderr = run_cli([DIGITS, *args, '--out', str(tmp_path / 'o.py')],
-                                  monkeypatch, capsys)
+        code, _, stderr = run_script('tools/scale.py', DIGITS, *args, '--out', tmp_path / 'o.py')
         assert code == 2 and message in stderr, stderr
     assert not (tmp_path / 'o.py').exists()
 
