@@ -26,7 +26,8 @@ UV install --quiet torch torchvision "setuptools<81" wheel ninja numpy packaging
 UV install --quiet mmengine timm \
   mmdet "pycocotools" shapely terminaltables \
   json-tricks munkres scipy matplotlib opencv-python pillow \
-  decord einops onnx onnxruntime scikit-learn pytest addict yapf pyyaml rich
+  decord einops onnx onnxruntime scikit-learn pytest addict yapf pyyaml rich \
+  importlib_metadata
 # chumpy cannot build and is never imported (trap 7); mmaction2's wheel asks for
 # opencv-contrib-python, which would clobber opencv-python's cv2.
 UV install --quiet --no-deps mmpose mmaction2
