@@ -1,3 +1,8 @@
+"""What the tests share: the repository's paths, building a config's model, running a tool.
+
+The tests run with ``--import-mode=importlib`` (pytest.ini), so test modules cannot import each
+other or this file; whatever they share is a fixture here.
+"""
 import os
 import runpy
 import sys
@@ -7,13 +12,50 @@ import torch
 
 import vit_scaled  # noqa: F401  (registers the modules and the checkpoint shims)
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+@pytest.fixture(scope='session')
+def root():
+    """The repository's root (tools and configs are found from here, whatever the cwd)."""
+    return ROOT
+
+
+@pytest.fixture(scope='session')
+def configs_dir():
+    return os.path.join(ROOT, 'configs')
+
+
+@pytest.fixture(scope='session')
+def digits_config(configs_dir):
+    """The embedded default: DeiT-Tiny-like on scikit-learn's digits."""
+    return os.path.join(configs_dir, 'classification', 'deit-tiny_digits.py')
+
+
+def _build_from_config(path):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmengine.utils import import_modules_from_strings
+    cfg = Config.fromfile(path)
+    import_modules_from_strings(**cfg.custom_imports)
+    scope = cfg.get('default_scope', 'mmengine')
+    init_default_scope(scope)
+    # The scope's own MODELS registry finds the scope's modules and, through its parent, the ones
+    # vit_scaled registers in mmengine's root registry.
+    models = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
+    return cfg, models.build(cfg.model)
+
+
+@pytest.fixture(scope='session')
+def build_from_config():
+    """``build_from_config(path) -> (cfg, model)``: a config's model, built in its default scope
+    after its ``custom_imports``, as the upstream tools build it."""
+    return _build_from_config
 
 
 @pytest.fixture

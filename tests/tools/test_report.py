@@ -13,8 +13,6 @@ from vit_scaled.publish import RESUME_ONLY, publish, sha256_of
 from vit_scaled.report import (Entry, collect, last_metrics, markdown_table, pareto_front,
                                pareto_plot, write_report)
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DIGITS = osp.join(ROOT, 'configs', 'classification', 'deit-tiny_digits.py')
 
 
 def entries():
@@ -56,8 +54,8 @@ def _fake_run(work_dir, stamp, top1, config_text):
         f.write(config_text)
 
 
-def test_collect_work_dirs(tmp_path, monkeypatch, capsys):
-    cfg = (f"_base_ = [{DIGITS!r}]\n"
+def test_collect_work_dirs(tmp_path, monkeypatch, capsys, root, digits_config):
+    cfg = (f"_base_ = [{digits_config!r}]\n"
            "model = dict(backbone=dict(arch=dict(_delete_=True, depth=6, num_heads=3, "
            "head_dim=64, mlp_ratio=4.0), img_size=16))\n")
     _fake_run(str(tmp_path / 'wd' / 'small'), '20260101_000000', 80.0, cfg)
@@ -73,7 +71,7 @@ def test_collect_work_dirs(tmp_path, monkeypatch, capsys):
     # The CLI writes the same table and plot.
     monkeypatch.setattr(sys, 'argv', ['tools/report.py', str(tmp_path / 'wd' / '*'),
                                       '--out', str(tmp_path / 'rep')])
-    runpy.run_path(osp.join(ROOT, 'tools', 'report.py'), run_name='__main__')
+    runpy.run_path(osp.join(root, 'tools', 'report.py'), run_name='__main__')
     assert '| small |' in capsys.readouterr().out
     assert (tmp_path / 'rep' / 'pareto.png').exists()
     assert 'tools/report.py' in (tmp_path / 'rep' / 'report.md').read_text()

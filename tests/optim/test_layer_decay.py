@@ -9,11 +9,10 @@ from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from vit_scaled import pit_arch
 from vit_scaled.optim import layer_id
 
-from test_plugin import CONFIGS, build_from_config
 
-
-def test_vitpose_config_decays_every_block():
-    cfg, model = build_from_config(osp.join(CONFIGS, 'vitpose/vitpose_deit-small_coco-256x192.py'))
+def test_vitpose_config_decays_every_block(build_from_config, configs_dir):
+    cfg, model = build_from_config(
+        osp.join(configs_dir, 'vitpose/vitpose_deit-small_coco-256x192.py'))
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     base_lr, rate = cfg.optim_wrapper.optimizer.lr, 0.8
     lr_of = {id(p): g['lr'] for g in wrapper.optimizer.param_groups for p in g['params']}

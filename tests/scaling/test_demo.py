@@ -3,10 +3,11 @@ plot are written, and every number in them comes from this run's own records."""
 import json
 import os.path as osp
 
+import pytest
+
 from vit_scaled.report import last_metrics
 from vit_scaled.scaling.demo import DemoSettings, run_demo
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SMALL = """
 _base_ = [{base!r}]
 model = dict(backbone=dict(arch=dict(_delete_=True, depth=4, num_heads=2, head_dim=32,
@@ -16,17 +17,17 @@ val_dataloader = dict(dataset=dict(indices=120))
 """
 
 
-def test_demo_writes_report_from_its_own_measurements(tmp_path):
+@pytest.mark.training
+def test_demo_writes_report_from_its_own_measurements(tmp_path, digits_config, configs_dir):
     cfg = tmp_path / 'small_digits.py'
-    cfg.write_text(SMALL.format(base=osp.join(ROOT, 'configs', 'classification',
-                                              'deit-tiny_digits.py')))
+    cfg.write_text(SMALL.format(base=digits_config))
     flops = tmp_path / 'flops.yaml'
     flops.write_text('name: t-flops\nrates: {depth: 0.5, head_dim: 0.25}\n')
     latency = tmp_path / 'latency.yaml'
     latency.write_text('name: t-latency\nrates: {depth: 0.6, num_heads: 0.2}\n')
     out = tmp_path / 'demo'
     s = DemoSettings(config=str(cfg), strategy=str(flops), latency_strategy=str(latency),
-                     baseline=osp.join(ROOT, 'configs', 'scaling', 'deit_width.yaml'),
+                     baseline=osp.join(configs_dir, 'scaling', 'deit_width.yaml'),
                      flops_ratio=0.5, latency_ratio=0.7, epochs=1, min_epochs=1,
                      time_budget=30, out=str(out), rounds=2)
     log = []

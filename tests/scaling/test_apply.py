@@ -13,9 +13,6 @@ from vit_scaled.scaling import configs
 from vit_scaled.scaling.apply import scale_config
 from vit_scaled.scaling.budget import paired_ratio
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DIGITS = osp.join(ROOT, 'configs', 'classification', 'deit-tiny_digits.py')
-IMAGENET = osp.join(ROOT, 'configs', 'classification', 'deit-tiny_8xb128_imagenet.py')
 STRATEGY = """name: test-compound
 family: deit
 rates: {img_size: 0.25, depth: 0.35, num_heads: 0.2, head_dim: 0.15}
@@ -34,12 +31,12 @@ def _build(config):
     return cfg, MODELS.build(cfg.model).eval()
 
 
-def test_cli_flops_budget_of_deit_tiny(tmp_path, strategy, run_script):
+def test_cli_flops_budget_of_deit_tiny(tmp_path, strategy, run_script, digits_config):
     """From the 92M-FLOPs digits model up to DeiT-Tiny's FLOPs: within 2% below, valid, and the
     written config trains the model it says (arch, input size of the data pipelines)."""
     budget = analytic_cost(deit_arch('deit-tiny'), 1, 10).flops
     out = tmp_path / 'scaled.py'
-    code, stdout, stderr = run_script('tools/scale.py', DIGITS, '--strategy', strategy,
+    code, stdout, stderr = run_script('tools/scale.py', digits_config, '--strategy', strategy,
                                       '--budget', f'flops={budget / 1e9:.6f}G', '--out', out)
     assert code == 0, stderr
     assert f'wrote {out}' in stdout and 'below; FLOPs' in stdout
@@ -55,34 +52,36 @@ def test_cli_flops_budget_of_deit_tiny(tmp_path, strategy, run_script):
     assert model.backbone.arch == arch
 
 
-def test_flops_budget_equal_to_the_base_gives_the_base(tmp_path, strategy):
+def test_flops_budget_equal_to_the_base_gives_the_base(tmp_path, strategy, configs_dir):
     budget = analytic_cost(deit_arch('deit-tiny'), 1, 1000).flops
-    result, out, summary = scale_config(IMAGENET, strategy, f'flops={budget}',
+    imagenet = osp.join(configs_dir, 'classification', 'deit-tiny_8xb128_imagenet.py')
+    result, out, summary = scale_config(imagenet, strategy, f'flops={budget}',
                                         out=str(tmp_path / 'x.py'))
     assert result.arch == deit_arch('deit-tiny') and result.below == 0
     assert 'I224 d12 h3 e64 r4' in summary
 
 
-def test_unreachable_and_malformed_inputs_from_the_cli(tmp_path, strategy, run_script):
+def test_unreachable_and_malformed_inputs_from_the_cli(tmp_path, strategy, run_script,
+                                                      digits_config):
     bad = tmp_path / 'bad.yaml'
     bad.write_text('rates: {depth: 0.5}\nrounding: {head_dim: {multiple: eight}}\n')
     for args, message in (
             (['--strategy', strategy, '--budget', 'flops=10'], 'smallest reachable cost is'),
             (['--strategy', str(bad), '--budget', 'flops=1G'], "'rounding.head_dim.multiple'"),
             (['--strategy', strategy, '--budget', 'speed=3'], 'malformed')):
-        code, _, stderr = run_script('tools/scale.py', DIGITS, *args, '--out', tmp_path / 'o.py')
+        code, _, stderr = run_script('tools/scale.py', digits_config, *args, '--out', tmp_path / 'o.py')
         assert code == 2 and message in stderr, stderr
     assert not (tmp_path / 'o.py').exists()
 
 
-def test_measured_latency_budget_within_10_percent(tmp_path, strategy):
+def test_measured_latency_budget_within_10_percent(tmp_path, strategy, digits_config):
     """Scale the digits model to 60% of its own measured latency, then measure the model the
     written config builds: within +-10% of the budget. Measured as the scaler does: one thread
     on its CPU-time clock, its calls alternating with the base's, so that other work on a shared
     machine (which moves the speed by tens of percent within seconds) cancels out."""
-    result, out, _ = scale_config(DIGITS, strategy, 'latency=0.6x', out=str(tmp_path / 'lat.py'),
+    result, out, _ = scale_config(digits_config, strategy, 'latency=0.6x', out=str(tmp_path / 'lat.py'),
                                   threads=1, clock='cpu')
     arch = configs.arch_of(Config.fromfile(out))
-    base = configs.arch_of(Config.fromfile(DIGITS))
+    base = configs.arch_of(Config.fromfile(digits_config))
     ratio, _ = paired_ratio(base, arch, rounds=7, threads=1, clock='cpu')
     assert abs(ratio / 0.6 - 1) <= 0.10, (ratio, result.summary())

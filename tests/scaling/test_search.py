@@ -14,7 +14,6 @@ from vit_scaled.arch import DeiTArch
 from vit_scaled.scaling import Budget, make_cost, scale
 from vit_scaled.scaling.search import SearchSettings, StrategySearch, Table
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BASE = DeiTArch(depth=6, num_heads=3, head_dim=32, img_size=32, patch_size=4)
 
 
@@ -120,21 +119,21 @@ def _table_keys(path):
     return [r['key'] for r in Table(path).rows if r.get('type') == 'candidate']
 
 
-def test_real_search_killed_and_restarted(tmp_path):
+@pytest.mark.training
+def test_real_search_killed_and_restarted(tmp_path, root, digits_config):
     """tools/search_strategy.py on the digits data, SIGKILLed once a candidate is in the table,
     then resumed: finished candidates are not trained again (each has exactly one mmengine run)."""
     from vit_scaled.scaling.search import search_config
     cfg = tmp_path / 'tiny_digits.py'
-    cfg.write_text(TINY_CONFIG.format(base=osp.join(ROOT, 'configs', 'classification',
-                                                    'deit-tiny_digits.py')))
+    cfg.write_text(TINY_CONFIG.format(base=digits_config))
     work = tmp_path / 'search'
     settings = dict(samples=2, steps=1, proxy_epochs=1, dims=('depth', 'num_heads'))
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'search_strategy.py'), str(cfg),
+    cmd = [sys.executable, osp.join(root, 'tools', 'search_strategy.py'), str(cfg),
            '--budget', 'flops=3x', '--samples', '2', '--steps', '1', '--proxy-epochs', '1',
            '--dims', 'depth', 'num_heads', '--work-dir', str(work)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get('PYTHONPATH', '')]))
     table = str(work / 'candidates.jsonl')
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.time() + 240

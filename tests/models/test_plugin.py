@@ -2,22 +2,8 @@
 import os.path as osp
 
 import pytest
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmengine.utils import import_modules_from_strings
 
-CONFIGS = osp.join(osp.dirname(__file__), '..', 'configs')
-
-
-def build_from_config(path):
-    cfg = Config.fromfile(path)
-    import_modules_from_strings(**cfg.custom_imports)
-    init_default_scope(cfg.default_scope)
-    registry = {
-        'mmdet': 'mmdet.registry', 'mmpose': 'mmpose.registry', 'mmaction': 'mmaction.registry',
-    }[cfg.default_scope]
-    models = __import__(registry, fromlist=['MODELS']).MODELS
-    return cfg, models.build(cfg.model)
+from vit_scaled import DeiTScaled
 
 
 @pytest.mark.parametrize('config, default_scope, neck_or_head', [
@@ -25,9 +11,9 @@ def build_from_config(path):
     ('vitpose/vitpose_deit-small_coco-256x192.py', 'mmpose', 'head'),
     ('timesformer/tsn_deit-tiny_kinetics400.py', 'mmaction', 'cls_head'),
 ])
-def test_downstream_config_builds_full_model_with_deit_scaled(config, default_scope, neck_or_head):
-    from vit_scaled import DeiTScaled
-    cfg, model = build_from_config(osp.join(CONFIGS, config))
+def test_downstream_config_builds_full_model_with_deit_scaled(config, default_scope, neck_or_head,
+                                                              build_from_config, configs_dir):
+    cfg, model = build_from_config(osp.join(configs_dir, config))
     assert cfg.default_scope == default_scope
     assert isinstance(model.backbone, DeiTScaled)
     assert getattr(model, neck_or_head) is not None

@@ -13,8 +13,6 @@ from mmengine.runner import load_checkpoint
 
 from vit_scaled import DeiTScaled
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs/classification/deit-tiny_digits.py')
 # A small member of the family, 2 iterations of 64 images per epoch: fast, and still the real
 # config, data set, model, optimizer, schedulers and hooks.
 SMALL = [
@@ -24,19 +22,26 @@ SMALL = [
 ]
 
 
-def run(*args, env=None):
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
+@pytest.fixture
+def run(root):
+    """``run('tools/x.py', *args)``: the tool in a fresh process from the repository's root;
+    returns its output, and fails the test on a non-zero exit."""
+    def run(*args, env=None):
+        proc = subprocess.run([sys.executable, *args], cwd=root, capture_output=True, text=True,
+                              env={**os.environ, **(env or {})}, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc.stdout + proc.stderr
+    return run
 
 
-def train(work_dir, epochs, *extra):
-    return run('tools/train.py', CONFIG, '--work-dir', str(work_dir), *extra, '--cfg-options',
-               *SMALL, f'train_cfg.max_epochs={epochs}')
+@pytest.mark.training
+def test_train_checkpoint_load_and_resume(tmp_path, run, digits_config):
+    config = digits_config
 
+    def train(work_dir, epochs, *extra):
+        return run('tools/train.py', config, '--work-dir', str(work_dir), *extra,
+                   '--cfg-options', *SMALL, f'train_cfg.max_epochs={epochs}')
 
-def test_train_checkpoint_load_and_resume(tmp_path):
     train(tmp_path, 1)
     ckpt = osp.join(tmp_path, 'epoch_1.pth')
     assert osp.isfile(ckpt)
@@ -44,7 +49,7 @@ def test_train_checkpoint_load_and_resume(tmp_path):
     # scheduler state and numpy values in meta all pass the allow-list).
     raw = torch.load(ckpt)
     assert raw['meta']['iter'] == 2 and 'optimizer' in raw and 'message_hub' in raw
-    bb = Config.fromfile(CONFIG).model.backbone
+    bb = Config.fromfile(config).model.backbone
     backbone = DeiTScaled(dict(bb.arch, depth=2), img_size=bb.img_size, patch_size=bb.patch_size)
     load_checkpoint(backbone, ckpt, revise_keys=[(r'^backbone\.', '')], strict=False)
     torch.testing.assert_close(backbone.pos_embed, raw['state_dict']['backbone.pos_embed'])
@@ -54,18 +59,20 @@ def test_train_checkpoint_load_and_resume(tmp_path):
     resumed = osp.join(tmp_path, 'epoch_2.pth')
     assert torch.load(resumed)['meta']['iter'] == 4
 
-    out = run('tools/test.py', CONFIG, resumed, '--work-dir', str(tmp_path / 'test'),
+    out = run('tools/test.py', config, resumed, '--work-dir', str(tmp_path / 'test'),
               '--cfg-options', *SMALL)
     assert 'accuracy/top1' in out
 
 
 @pytest.mark.skipif(not hasattr(torch.distributed, 'is_gloo_available')
                     or not torch.distributed.is_gloo_available(), reason='needs gloo')
-def test_dist_train_two_cpu_processes_then_test(tmp_path):
+@pytest.mark.training
+def test_dist_train_two_cpu_processes_then_test(tmp_path, run, root, digits_config):
+    config = digits_config
     run_dist = subprocess.run(
-        ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(tmp_path), '--cfg-options',
+        ['bash', 'tools/dist_train.sh', config, '2', '--work-dir', str(tmp_path), '--cfg-options',
          *SMALL, 'train_cfg.max_epochs=1'],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=root, capture_output=True, text=True, timeout=600,
         env={**os.environ, 'PYTHON': sys.executable, 'PORT': '29631', 'OMP_NUM_THREADS': '1'})
     log = run_dist.stdout + run_dist.stderr
     assert run_dist.returncode == 0, log[-4000:]
@@ -76,6 +83,6 @@ def test_dist_train_two_cpu_processes_then_test(tmp_path):
     assert 'Distributed training: True' in train_log and 'GPU number: 2' in train_log
     assert 'Epoch(train) [1][1/1]' in train_log
     (ckpt,) = glob.glob(osp.join(tmp_path, 'epoch_1.pth'))
-    out = run('tools/test.py', CONFIG, ckpt, '--work-dir', str(tmp_path / 'test'),
+    out = run('tools/test.py', config, ckpt, '--work-dir', str(tmp_path / 'test'),
               '--cfg-options', *SMALL)
     assert 'accuracy/top1' in out
