@@ -1,0 +1,148 @@
+"""A small video set whose classes only motion tells apart, written from a seed: real mp4 files
+(MPEG-4 Part 2, ``mp4v``, which decord reads through mmaction2's ``DecordInit`` / ``DecordDecode``)
+under ``train/`` and ``val/`` and mmaction2's annotation lists ``{train,val}_list.txt``
+(``path label`` lines).
+
+Each clip shows a few rectangles moving together, in the class's direction (``left``, ``right``,
+``up``, ``down``), at a steady speed over a plain or mildly textured background. The frame is a
+torus: what leaves one side comes back on the other, so every frame of every class has the same
+statistics (objects anywhere, all of them visible) and a single frame says nothing about the
+class. Appearance is drawn anew for every clip (colours, sizes, count, speed, background), so it
+cannot be memorised; only the displacement from frame to frame carries the label.
+
+What made the set learnable (see docs/video.md): displacements of several pixels per frame that
+cross patch borders, no static distractors, few tokens per frame, and every object in a clip
+moving the same way, so that the evidence adds up instead of competing.
+
+    from vit_scaled.datasets.synthetic.motion_video import write_motion_video
+    write_motion_video('data/motion_small', num_train=800, num_val=200, seed=0)
+"""
+import os
+import os.path as osp
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+import numpy as np
+
+from ...fileio import atomic_open
+
+CLASSES = ('left', 'right', 'up', 'down')
+DIRECTIONS = {'left': (0, -1), 'right': (0, 1), 'up': (-1, 0), 'down': (1, 0)}  # (dy, dx)
+
+
+@dataclass(frozen=True)
+class MotionSetSpec:
+    """What ``write_motion_video`` draws; every field is validated once here."""
+    num_train: int = 800
+    num_val: int = 200
+    frame_size: int = 32                          # square frames, a multiple of 16 (codec blocks)
+    num_frames: int = 16
+    classes: Tuple[str, ...] = CLASSES
+    objects: Tuple[int, int] = (1, 3)             # min, max rectangles per clip
+    object_size: Tuple[float, float] = (0.2, 0.35)  # each side, as a share of the frame side
+    speed: Tuple[float, float] = (3.0, 5.0)       # pixels per frame
+    texture: float = 0.1                          # background noise amplitude, share of 255
+    fps: int = 8
+    seed: int = 0
+
+    def __post_init__(self):
+        def bad(field, valid):
+            return ValueError(f'{field}={getattr(self, field)!r} is invalid: expected {valid}')
+        for field in ('num_train', 'num_val', 'num_frames', 'fps'):
+            v = getattr(self, field)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise bad(field, 'a positive integer')
+        s = self.frame_size
+        if isinstance(s, bool) or not isinstance(s, int) or s < 16 or s % 16:
+            raise bad('frame_size', 'a multiple of 16 (the codec\'s block size), at least 16')
+        classes = tuple(self.classes)
+        if len(classes) < 2 or len(set(classes)) != len(classes) \
+                or any(c not in DIRECTIONS for c in classes):
+            raise bad('classes', f'two or more distinct names of {tuple(DIRECTIONS)}')
+        object.__setattr__(self, 'classes', classes)
+        lo, hi = self.objects
+        if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi <= 8):
+            raise bad('objects', '(min, max) with 1 <= min <= max <= 8')
+        lo, hi = self.object_size
+        if not 0.05 <= lo <= hi <= 0.5:
+            raise bad('object_size', '(min, max) shares with 0.05 <= min <= max <= 0.5')
+        lo, hi = self.speed
+        if not 0 < lo <= hi <= s / 2:
+            raise bad('speed', f'(min, max) pixels per frame with 0 < min <= max <= {s // 2} '
+                      '(half the frame: faster is ambiguous on the torus)')
+        if not 0 <= self.texture <= 0.5:
+            raise bad('texture', 'a number in [0, 0.5]')
+
+
+def _colour(rng: np.random.Generator, away_from: np.ndarray = None) -> np.ndarray:
+    """A random RGB colour, at least 96 levels from ``away_from`` on some channel."""
+    while True:
+        c = rng.integers(0, 256, 3)
+        if away_from is None or np.abs(c - away_from).max() >= 96:
+            return c
+
+
+def render_clip(spec: MotionSetSpec, label: int, rng: np.random.Generator) -> np.ndarray:
+    """(T, S, S, 3) uint8 RGB frames of one clip of class ``spec.classes[label]``."""
+    S, T = spec.frame_size, spec.num_frames
+    background = _colour(rng)
+    noise = rng.normal(0, 1, (S // 4 + 1, S // 4 + 1, 1))  # smooth: upsampled 4x
+    noise = np.kron(noise, np.ones((4, 4, 1)))[:S, :S] * spec.texture * 255
+    base = np.clip(background + noise, 0, 255)
+    dy, dx = DIRECTIONS[spec.classes[label]]
+    speed = rng.uniform(*spec.speed)
+    objects = []
+    for _ in range(rng.integers(spec.objects[0], spec.objects[1] + 1)):
+        h, w = (max(2, int(round(rng.uniform(*spec.object_size) * S))) for _ in range(2))
+        objects.append((rng.uniform(0, S), rng.uniform(0, S), h, w, _colour(rng, background)))
+    frames = np.empty((T, S, S, 3), np.uint8)
+    for t in range(T):
+        frame = base.copy()
+        for y0, x0, h, w, colour in objects:
+            y = int(round(y0 + dy * speed * t))
+            x = int(round(x0 + dx * speed * t))
+            frame[np.ix_((y + np.arange(h)) % S, (x + np.arange(w)) % S)] = colour
+        frames[t] = frame
+    return frames
+
+
+def write_mp4(path: str, frames: np.ndarray, fps: int) -> None:
+    """(T, H, W, 3) RGB uint8 frames to an mp4 (``mp4v``), written whole or not at all."""
+    import cv2
+
+    T, H, W, _ = frames.shape
+    tmp = path[:-len('.mp4')] + '.part.mp4'
+    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*'mp4v'), fps, (W, H))
+    if not writer.isOpened():
+        raise RuntimeError(f'OpenCV cannot write mp4v video to {tmp!r} (is its FFmpeg backend '
+                           'available?)')
+    try:
+        for frame in frames:
+            writer.write(np.ascontiguousarray(frame[..., ::-1]))  # RGB -> BGR
+    finally:
+        writer.release()
+    os.replace(tmp, path)
+
+
+def write_motion_video(out_dir: str, num_train: int = 800, num_val: int = 200, seed: int = 0,
+                       **options) -> Dict[str, int]:
+    """Write the set under ``out_dir`` (``options``: the other fields of ``MotionSetSpec``).
+    Returns the clip count of each split. Classes are balanced (clip i has label i mod K) and
+    every clip draws from its own generator, so a clip depends on the seed and its index only."""
+    spec = MotionSetSpec(num_train=num_train, num_val=num_val, seed=seed, **options)
+    counts = {}
+    for split_id, (split, n) in enumerate((('train', spec.num_train), ('val', spec.num_val))):
+        os.makedirs(osp.join(out_dir, split), exist_ok=True)
+        lines = []
+        for i in range(n):
+            label = i % len(spec.classes)
+            rng = np.random.default_rng([spec.seed, split_id, i])
+            name = f'{split}/{i:05d}.mp4'
+            write_mp4(osp.join(out_dir, name), render_clip(spec, label, rng), spec.fps)
+            lines.append(f'{name} {label}\n')
+        with atomic_open(osp.join(out_dir, f'{split}_list.txt'), 'w') as f:
+            f.writelines(lines)
+        counts[split] = n
+    with atomic_open(osp.join(out_dir, 'classes.txt'), 'w') as f:
+        f.writelines(c + '\n' for c in spec.classes)
+    return counts
