@@ -1,0 +1,81 @@
+# The DeiT-Tiny detector scaled down to train on CPU, on the small synthetic COCO-format set:
+#     python tools/dataset_converters/make_coco_detection.py data/coco_det_small
+#     python tools/train.py configs/deformable_detr/deformable-detr-refine-twostage_deit-tiny_1xb8-24e_small.py
+# A 4-block DeiT of DeiT-Tiny's width at 160 x 160 from scratch (nothing to download), two levels
+# (strides 8 and 16), two encoder and two decoder layers of width 128, 30 queries, two-stage
+# with box refinement, batch 8, AdamW 4e-4 (a larger rate than COCO's for a model from scratch).
+_base_ = ['./deformable-detr_deit-tiny_16xb2-50e_coco.py']
+
+data_root = 'data/coco_det_small/'
+metainfo = dict(classes=('circle', 'square', 'triangle'))
+img_size = 160
+embed_dims = 128
+levels = 2
+
+model = dict(
+    num_queries=30,
+    num_feature_levels=levels,
+    with_box_refine=True,
+    as_two_stage=True,
+    backbone=dict(
+        arch=dict(_delete_=True, depth=4, num_heads=3, head_dim=64, mlp_ratio=4.0),
+        img_size=img_size,
+        out_indices=(3, ),
+        drop_path_rate=0.0,
+        init_cfg=None),
+    neck=dict(out_channels=embed_dims, scale_factors=(2.0, 1.0)),
+    encoder=dict(
+        num_layers=2,
+        layer_cfg=dict(
+            self_attn_cfg=dict(embed_dims=embed_dims, num_levels=levels),
+            ffn_cfg=dict(embed_dims=embed_dims, feedforward_channels=4 * embed_dims,
+                         ffn_drop=0.0))),
+    decoder=dict(
+        num_layers=2,
+        layer_cfg=dict(
+            self_attn_cfg=dict(embed_dims=embed_dims, dropout=0.0),
+            cross_attn_cfg=dict(embed_dims=embed_dims, num_levels=levels),
+            ffn_cfg=dict(embed_dims=embed_dims, feedforward_channels=4 * embed_dims,
+                         ffn_drop=0.0))),
+    positional_encoding=dict(num_feats=embed_dims // 2),
+    bbox_head=dict(num_classes=len(metainfo['classes'])),
+    test_cfg=dict(max_per_img=30))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='Resize', scale=(img_size, img_size), keep_ratio=True),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(img_size, img_size), keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/instances_train.json',
+                 data_prefix=dict(img='train/'), pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/instances_val.json',
+                 data_prefix=dict(img='val/'), pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(optimizer=dict(lr=4e-4))
+max_epochs = 24
+train_cfg = dict(max_epochs=max_epochs, val_interval=4)
+param_scheduler = [
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[20], gamma=0.1)
+]
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs))
+auto_scale_lr = dict(base_batch_size=8)

@@ -1,0 +1,102 @@
+"""Deformable DETR trained for real on the small synthetic COCO-format set with tools/train.py:
+box mAP (pycocotools, IoU .50:.95) well above the untrained model's; tools/test.py on the saved
+checkpoint reproduces it; tools/scale.py writes a scaled detector config that trains."""
+import glob
+import json
+import math
+import os.path as osp
+
+import pytest
+import torch
+
+from vit_scaled.datasets.synthetic.coco_detection import write_coco_detection
+
+pytestmark = pytest.mark.training
+
+SMALL = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
+                 'deformable_detr', 'deformable-detr-refine-twostage_deit-tiny_1xb8-24e_small.py')
+# A lighter draw of the same set (fewer, larger objects on a fainter texture), small enough to
+# train in the test suite; the documented run in model_zoo.md uses the config's own set.
+SET = dict(num_train=__NUM_TRAIN__, num_val=40, img_size=(__IMG__, __IMG__), seed=0, objects=(1, 2),
+           size_range=(0.3, 0.6), texture=0.5)
+EPOCHS = __EPOCHS__
+
+
+def child_config(path, base, data_root, epochs, extra=''):
+    """A config inheriting ``base`` that reads the set at ``data_root`` for ``epochs`` epochs."""
+    with open(path, 'w') as f:
+        f.write(f'''_base_ = [{base!r}]
+data_root = {data_root + '/'!r}
+train_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = dict(dataset=dict(data_root=data_root))
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+test_evaluator = val_evaluator
+img_size = {SET['img_size'][0]}
+train_cfg = dict(max_epochs={epochs}, val_interval={epochs})
+param_scheduler = [dict(type='MultiStepLR', begin=0, end={epochs}, by_epoch=True,
+                        milestones=[{max(1, epochs - 2)}], gamma=0.1)]
+default_hooks = dict(checkpoint=dict(interval={epochs}), logger=dict(interval=20))
+randomness = dict(seed=0)
+{extra}''')
+    return str(path)
+
+
+def last_map(scalars_json):
+    rows = [json.loads(line) for line in open(scalars_json)]
+    return [r for r in rows if 'coco/bbox_mAP' in r][-1]['coco/bbox_mAP']
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('coco_det_small'))
+    write_coco_detection(root, **SET)
+    return root
+
+
+def test_train_reaches_map_and_test_reproduces_it(tmp_path, data_root, run_script):
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    config = child_config(tmp_path / 'small.py', SMALL, data_root, EPOCHS)
+
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(tmp_path / 'untrained')
+    runner = Runner.from_cfg(cfg)
+    runner.model.init_weights()
+    untrained = runner.val()['coco/bbox_mAP']
+
+    code, _, err = run_script('tools/train.py', config, '--work-dir', tmp_path / 'train')
+    assert code == 0, err
+    trained = last_map(glob.glob(str(tmp_path / 'train' / '*' / 'vis_data' / 'scalars.json'))[0])
+    assert trained >= 0.2 and trained > 5 * untrained, (trained, untrained)
+
+    checkpoint = tmp_path / 'train' / f'epoch_{EPOCHS}.pth'
+    code, _, err = run_script('tools/test.py', config, checkpoint, '--work-dir', tmp_path / 'test')
+    assert code == 0, err
+    tested = glob.glob(str(tmp_path / 'test' / '*' / '*.json'))
+    assert json.load(open(tested[0]))['coco/bbox_mAP'] == trained
+
+
+def test_scale_writes_a_detector_config_that_trains(tmp_path, data_root, run_script):
+    from mmdet.registry import DATASETS, MODELS
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.optim import OptimWrapper
+    from mmengine.registry import init_default_scope
+    out = tmp_path / 'scaled.py'
+    code, stdout, err = run_script('tools/scale.py', SMALL, '--strategy',
+                                   'configs/scaling/deit_digits_flops.yaml',
+                                   '--budget', 'flops=0.5x', '--out', out)
+    assert code == 0, err
+    cfg = Config.fromfile(child_config(tmp_path / 'scaled_small.py', str(out), data_root, 1))
+    base = Config.fromfile(SMALL)
+    assert cfg.model.backbone.arch != base.model.backbone.arch        # a new shape
+    init_default_scope('mmdet')
+    import vit_scaled.models.detectors  # noqa: F401
+    model = MODELS.build(cfg.model)   # validates neck channels and levels against the new backbone
+    model.init_weights()
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    batch = pseudo_collate([dataset[i] for i in range(4)])
+    wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-4))
+    losses = model.train_step(batch, wrapper)
+    assert math.isfinite(float(losses['loss']))

@@ -1,0 +1,86 @@
+"""mmdet's Deformable DETR with its shape agreements checked when the model is built.
+
+Deformable DETR's parts must agree on two numbers that mmdet never compares: the backbone's output
+maps against the neck's ``in_channels``, and the neck's levels against ``num_feature_levels`` and
+the ``num_levels`` of every deformable attention (encoder self-attention, decoder
+cross-attention). A mismatch only shows at the first forward pass, as a shape error deep inside
+a convolution or mmcv's sampling; here it fails at build time naming both numbers. The detector
+is otherwise mmdet's, unchanged: a config switches to it with ``model = dict(type=...)``.
+
+This module imports mmdet, so it is not imported by ``import vit_scaled``; detection configs list
+it in ``custom_imports``.
+"""
+from typing import List, Optional
+
+from mmdet.models.detectors import DeformableDETR
+from mmengine.registry import MODELS
+from torch import nn
+
+
+def backbone_out_channels(backbone: nn.Module) -> Optional[List[int]]:
+    """Channels of each map the backbone returns, for the package's backbones (from their
+    architecture, through the family registry); ``None`` for others (nothing to check)."""
+    arch = getattr(backbone, 'arch', None)
+    indices = getattr(backbone, 'out_indices', None)
+    if arch is None or indices is None:
+        return None
+    from ..families import family_of
+    try:
+        family = family_of(arch)
+    except TypeError:       # not one of the package's architectures
+        return None
+    return list(family.out_channels(arch, dict(out_indices=list(indices))))
+
+
+def neck_in_channels(neck: nn.Module) -> Optional[List[int]]:
+    channels = getattr(neck, 'in_channels', None)
+    if channels is None and hasattr(neck, 'convs'):   # mmdet's ChannelMapper keeps only its convs
+        channels = [m.conv.in_channels for m in neck.convs]
+    if isinstance(channels, int):
+        channels = [channels]
+    return list(channels) if channels is not None else None
+
+
+def neck_num_outs(neck: nn.Module) -> Optional[int]:
+    num = getattr(neck, 'num_outs', None)
+    if num is None and hasattr(neck, 'convs'):       # ChannelMapper: one per input, plus extras
+        num = len(neck.convs) + len(neck.extra_convs or ())
+    return num
+
+
+def _attention_levels(coder: nn.Module, attr: str) -> List[int]:
+    return [getattr(layer, attr).num_levels for layer in coder.layers]
+
+
+@MODELS.register_module()
+class CheckedDeformableDETR(DeformableDETR):
+    """``DeformableDETR`` (mmdet 3.3) that validates, once built, that the backbone's output
+    channels match the neck's ``in_channels`` and that the neck's number of levels matches
+    ``num_feature_levels`` and the ``num_levels`` of the encoder's and decoder's deformable
+    attention. Raises ``ValueError`` naming both sides of the first disagreement."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.check_shapes()
+
+    def check_shapes(self) -> None:
+        backbone, neck = type(self.backbone).__name__, type(self.neck).__name__
+        produced, taken = backbone_out_channels(self.backbone), neck_in_channels(self.neck)
+        if produced is not None and taken is not None and produced != taken:
+            raise ValueError(
+                f'the neck {neck} takes in_channels={taken} ({len(taken)} maps) but the backbone '
+                f'{backbone} returns {len(produced)} maps of channels {produced} '
+                f'(out_indices={tuple(self.backbone.out_indices)}): set the neck\'s in_channels '
+                f'to {produced if len(taken) == len(produced) else "match"}')
+        levels = neck_num_outs(self.neck)
+        if levels is None:
+            return
+        for what, num in (('num_feature_levels', [self.num_feature_levels]),
+                          ('encoder.layer_cfg.self_attn_cfg.num_levels',
+                           _attention_levels(self.encoder, 'self_attn')),
+                          ('decoder.layer_cfg.cross_attn_cfg.num_levels',
+                           _attention_levels(self.decoder, 'cross_attn'))):
+            bad = [n for n in num if n != levels]
+            if bad:
+                raise ValueError(f'the neck {neck} gives {levels} feature levels but the model '
+                                 f'sets {what}={bad[0]}: set it to {levels}')
