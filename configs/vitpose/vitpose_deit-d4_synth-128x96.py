@@ -10,7 +10,7 @@ _base_ = ['./vitpose_deit-small_coco-256x192.py']
 codec = dict(type='UDPHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=2)
 model = dict(
     backbone=dict(
-        arch=dict(depth=4, num_heads=3, head_dim=64, mlp_ratio=4.0),
+        arch=dict(_delete_=True, depth=4, num_heads=3, head_dim=64, mlp_ratio=4.0),
         img_size=(128, 96),
         drop_path_rate=0.0),
     head=dict(in_channels=192, deconv_out_channels=(64, 64), decoder=codec))

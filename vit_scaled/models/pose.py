@@ -28,11 +28,11 @@ def backbone_out_channels(backbone: nn.Module) -> Optional[List[int]]:
     if arch is None or indices is None:
         return None
     from ..families import family_of
-    family = family_of(arch)
-    if family is None:
+    try:
+        family = family_of(arch)
+    except TypeError:  # not one of the package's families
         return None
-    channels = family.out_channels(arch)
-    return [channels[i] for i in indices]
+    return list(family.out_channels(arch, {'out_indices': list(indices)}))
 
 
 def neck_out_channels(neck: Optional[nn.Module], channels: List[int]) -> Optional[List[int]]:
