@@ -12,7 +12,7 @@ from typing import Tuple
 
 from ..arch import VideoDeiTArch
 from .analytic import (_MLP, _OT, NONLINEAR_FLOPS_PER_ELEMENT, _Tally, attention, block, conv,
-                       elementwise, head, layernorm, linear, register_cost_model)
+                       elementwise, head, layernorm, linear)
 
 
 def _divided_block(t: _Tally, B: int, T: int, N: int, P: int, C: int, heads: int, head_dim: int,
@@ -39,10 +39,10 @@ def _divided_block(t: _Tally, B: int, T: int, N: int, P: int, C: int, heads: int
     elementwise(t, _OT, clip * C, inputs=2, n=n)                        # residual
 
 
-@register_cost_model(VideoDeiTArch)
 def video_cost(t: _Tally, a: VideoDeiTArch, B: int, img: Tuple[int, int], num_classes: int,
                P: int, final_norm: bool):
-    """The cost of one pass over B clips of ``a.num_frames`` frames at resolution ``img``."""
+    """The cost of one pass over B clips of ``a.num_frames`` frames at resolution ``img`` (the
+    video family's cost function, registered in ``vit_scaled/families.py``)."""
     C, T = a.embed_dims, a.num_frames
     grid = a.grid_for(img)
     N = grid[0] * grid[1]

@@ -266,7 +266,7 @@ class VideoDeiTScaled(TokenBackbone):
                 x = torch.cat([cls.expand(B * T, -1, -1), x], dim=1)
         else:
             time = resize_time_embed(self.time_embed, T)
-            x = (x.view(B, T, N, C) + pos[:, P:].unsqueeze(1) + time.unsqueeze(2)).view(B, T * N, C)
+            x = (x.view(B, T, N, C) + pos[:, P:].unsqueeze(1) + time.unsqueeze(2)).reshape(B, T * N, C)
             if P:
                 x = torch.cat([cls.expand(B, -1, -1), x], dim=1)
         x = self.pos_drop(x)

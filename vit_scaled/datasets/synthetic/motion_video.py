@@ -3,8 +3,8 @@
 under ``train/`` and ``val/`` and mmaction2's annotation lists ``{train,val}_list.txt``
 (``path label`` lines).
 
-Each clip shows a few rectangles moving together, in the class's direction (``left``, ``right``,
-``up``, ``down``), at a steady speed over a plain or mildly textured background. The frame is a
+Each clip shows a few bright rectangles moving together, in the class's direction (``left``,
+``right``, ``up``, ``down``), at a steady speed over a darker, plain or mildly textured background. The frame is a
 torus: what leaves one side comes back on the other, so every frame of every class has the same
 statistics (objects anywhere, all of them visible) and a single frame says nothing about the
 class. Appearance is drawn anew for every clip (colours, sizes, count, speed, background), so it
@@ -74,18 +74,17 @@ class MotionSetSpec:
             raise bad('texture', 'a number in [0, 0.5]')
 
 
-def _colour(rng: np.random.Generator, away_from: np.ndarray = None) -> np.ndarray:
-    """A random RGB colour, at least 96 levels from ``away_from`` on some channel."""
-    while True:
-        c = rng.integers(0, 256, 3)
-        if away_from is None or np.abs(c - away_from).max() >= 96:
-            return c
+def _colour(rng: np.random.Generator, low: int, high: int) -> np.ndarray:
+    """A random RGB colour whose channels lie in [low, high)."""
+    return rng.integers(low, high, 3)
 
 
 def render_clip(spec: MotionSetSpec, label: int, rng: np.random.Generator) -> np.ndarray:
     """(T, S, S, 3) uint8 RGB frames of one clip of class ``spec.classes[label]``."""
     S, T = spec.frame_size, spec.num_frames
-    background = _colour(rng)
+    # Objects are always brighter than the background (random hues on both sides): which pixels
+    # are an object is then plain in any single frame, and only where they go is not.
+    background = _colour(rng, 0, 100)
     noise = rng.normal(0, 1, (S // 4 + 1, S // 4 + 1, 1))  # smooth: upsampled 4x
     noise = np.kron(noise, np.ones((4, 4, 1)))[:S, :S] * spec.texture * 255
     base = np.clip(background + noise, 0, 255)
@@ -94,7 +93,7 @@ def render_clip(spec: MotionSetSpec, label: int, rng: np.random.Generator) -> np
     objects = []
     for _ in range(rng.integers(spec.objects[0], spec.objects[1] + 1)):
         h, w = (max(2, int(round(rng.uniform(*spec.object_size) * S))) for _ in range(2))
-        objects.append((rng.uniform(0, S), rng.uniform(0, S), h, w, _colour(rng, background)))
+        objects.append((rng.uniform(0, S), rng.uniform(0, S), h, w, _colour(rng, 150, 256)))
     frames = np.empty((T, S, S, 3), np.uint8)
     for t in range(T):
         frame = base.copy()
