@@ -12,6 +12,7 @@ machine, PyTorch on the CPU), or a device model (``v100``, ``jetson-tx2``, ``pix
 FLOPs are multiply-adds, as DeiT and PiT count them.
 """
 import argparse
+import sys
 
 import vit_scaled  # noqa: F401  (registers the modules)
 from vit_scaled.cli import run_cli
@@ -43,6 +44,9 @@ def main():
                                    batch_size=args.batch_size, threads=args.threads,
                                    clock=args.clock, progress=print)
     print(summary)
+    for line in summary.splitlines():  # extrapolation warnings also where warnings go
+        if line.startswith('warning:'):
+            print(line, file=sys.stderr)
     print(f'wrote {out}')
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, Tuple, Union
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
 Size = Tuple[int, int]
 
@@ -43,9 +43,54 @@ def _positive_float(field: str, value: Any) -> float:
     return float(value)
 
 
+def _window(value: Any) -> Size:
+    """``window_size``: 0 (global attention), a positive int, or an (h, w) pair in tokens."""
+    if isinstance(value, bool):
+        raise _bad('window_size', value, 'expected 0 (global attention), a positive int or an '
+                   '(h, w) pair of positive ints, in tokens')
+    if (isinstance(value, int) and value == 0) or (
+            isinstance(value, (list, tuple)) and list(value) == [0, 0]):
+        return (0, 0)
+    try:
+        return to_size('window_size', value)
+    except ValueError:
+        raise _bad('window_size', value, 'expected 0 (global attention), a positive int or an '
+                   '(h, w) pair of positive ints, in tokens') from None
+
+
+def map_blocks(flags: Sequence[bool], new_depth: int) -> Tuple[bool, ...]:
+    """Per-block flags (windowed or not) carried to another depth: new block j takes the flag of
+    the old block at the same relative depth (its centre, ``(j + 0.5) / new_depth``)."""
+    old = len(flags)
+    return tuple(flags[min(old - 1, int((j + 0.5) * old / new_depth))] for j in range(new_depth))
+
+
+def map_out_indices(indices: Sequence[int], old_depth: int, new_depth: int) -> Tuple[int, ...]:
+    """Output block indices carried to another depth at the same relative depth (the end of
+    block i is at ``(i + 1) / old_depth``); kept distinct and in range, so that a neck still gets
+    as many maps, as long as the new depth has that many blocks."""
+    idx = sorted(i % old_depth for i in indices)
+    if len(idx) > new_depth:
+        raise _bad('out_indices', list(indices), f'{len(idx)} outputs cannot come from '
+                   f'{new_depth} blocks')
+    out = [max(0, round((i + 1) * new_depth / old_depth) - 1) for i in idx]
+    for k in range(1, len(out)):              # distinct, increasing ...
+        out[k] = max(out[k], out[k - 1] + 1)
+    for k in range(len(out) - 1, -1, -1):     # ... and within the new depth
+        out[k] = min(out[k], new_depth - (len(out) - k))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class DeiTArch:
-    """A plain ViT/DeiT: input resolution I, depth d, heads h, per-head dim e, MLP ratio r."""
+    """A plain ViT/DeiT: input resolution I, depth d, heads h, per-head dim e, MLP ratio r, and the
+    attention options that change its cost (windows, their shift and pooling, relative position).
+
+    ``window_block_indexes`` lists the blocks that attend within windows (every block when
+    ``window_size`` is set and the indexes are not); the others attend globally, as ViTDet's 2, 5,
+    8, 11. ``patch_stride`` below ``patch_size`` gives overlapping patches (padding
+    ``(patch_size - patch_stride) // 2``), ViTPose's "1/8 feature size" at stride 8.
+    """
 
     depth: int = 12
     num_heads: int = 3
@@ -55,6 +100,12 @@ class DeiTArch:
     patch_size: int = 16
     in_channels: int = 3
     distilled: bool = False
+    patch_stride: Optional[int] = None
+    window_size: Size = (0, 0)
+    window_block_indexes: Optional[Tuple[int, ...]] = None
+    shift_window: bool = False
+    pool_window: bool = False
+    use_rel_pos: bool = False
 
     def __post_init__(self):
         _positive_int('depth', self.depth)
@@ -63,11 +114,45 @@ class DeiTArch:
         object.__setattr__(self, 'mlp_ratio', _positive_float('mlp_ratio', self.mlp_ratio))
         _positive_int('patch_size', self.patch_size)
         _positive_int('in_channels', self.in_channels)
+        stride = self.patch_size if self.patch_stride is None else self.patch_stride
+        _positive_int('patch_stride', stride)
+        if stride > self.patch_size:
+            raise _bad('patch_stride', stride,
+                       f'must not exceed patch_size={self.patch_size} (pixels would be skipped)')
+        object.__setattr__(self, 'patch_stride', stride)
         size = to_size('img_size', self.img_size)
         object.__setattr__(self, 'img_size', size)
-        if size[0] % self.patch_size or size[1] % self.patch_size:
-            raise _bad('img_size', size,
-                       f'each side must be a multiple of patch_size={self.patch_size}')
+        if size[0] % stride or size[1] % stride:
+            what = 'patch_size' if stride == self.patch_size else 'patch_stride'
+            raise _bad('img_size', size, f'each side must be a multiple of {what}={stride}')
+        window = _window(self.window_size)
+        object.__setattr__(self, 'window_size', window)
+        self._check_windows(window)
+
+    def _check_windows(self, window: Size):
+        blocks = self.window_block_indexes
+        for flag in ('shift_window', 'pool_window', 'use_rel_pos'):
+            if not isinstance(getattr(self, flag), bool):
+                raise _bad(flag, getattr(self, flag), 'expected True or False')
+        if window == (0, 0):
+            if blocks:
+                raise _bad('window_block_indexes', blocks, 'windows need window_size > 0 '
+                           '(window_size=0 is global attention everywhere)')
+            for flag in ('shift_window', 'pool_window'):
+                if getattr(self, flag):
+                    raise _bad(flag, True, 'needs window_size > 0')
+            object.__setattr__(self, 'window_block_indexes', ())
+            return
+        if blocks is None:
+            blocks = range(self.depth)
+        if isinstance(blocks, (str, bytes)) or not isinstance(blocks, Sequence) \
+                and not isinstance(blocks, range):
+            raise _bad('window_block_indexes', blocks, 'expected a list of block indexes')
+        for i in blocks:
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.depth:
+                raise _bad('window_block_indexes', list(blocks),
+                           f'{i!r} is not a block: valid indexes are 0..{self.depth - 1}')
+        object.__setattr__(self, 'window_block_indexes', tuple(sorted(set(blocks))))
 
     @property
     def embed_dims(self) -> int:
@@ -78,19 +163,52 @@ class DeiTArch:
         return int(self.embed_dims * self.mlp_ratio)
 
     @property
+    def patch_padding(self) -> int:
+        return (self.patch_size - self.patch_stride) // 2
+
+    def grid_for(self, img_size) -> Size:
+        """The token grid (H, W) the patch embedding gives for an input of ``img_size``."""
+        return tuple(_conv_out(n, self.patch_size, self.patch_stride, self.patch_padding)
+                     for n in to_size('img_size', img_size))
+
+    @property
     def grid(self) -> Size:
-        return (self.img_size[0] // self.patch_size, self.img_size[1] // self.patch_size)
+        return self.grid_for(self.img_size)
 
     @property
     def num_prefix_tokens(self) -> int:
         return 2 if self.distilled else 1
 
+    @property
+    def windowed(self) -> bool:
+        return self.window_size != (0, 0)
+
+    def block_attention(self, i: int) -> dict:
+        """Block ``i``'s attention: ``window`` (None: global), ``shift`` (Swin's shifted
+        partition: every second windowed block), ``pool`` and ``rel_pos_size`` (the size the
+        relative-position tables are made for: the window, or the training grid; None: none)."""
+        windowed = i in self.window_block_indexes
+        window = self.window_size if windowed else None
+        shift = windowed and self.shift_window and self.window_block_indexes.index(i) % 2 == 1
+        rel = (window if windowed else self.grid) if self.use_rel_pos else None
+        return dict(window=window, shift=shift, pool=windowed and self.pool_window,
+                    rel_pos_size=rel)
+
     def replace(self, **changes) -> 'DeiTArch':
+        """A new value with ``changes``; a new depth carries the windowed blocks to the same
+        relative depths (``map_blocks``) unless ``window_block_indexes`` is given too."""
+        if 'depth' in changes and 'window_block_indexes' not in changes and self.windowed \
+                and changes['depth'] != self.depth:
+            flags = map_blocks([i in self.window_block_indexes for i in range(self.depth)],
+                               changes['depth'])
+            changes['window_block_indexes'] = tuple(j for j, f in enumerate(flags) if f)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d['img_size'] = list(self.img_size)
+        d['window_size'] = list(self.window_size)
+        d['window_block_indexes'] = list(self.window_block_indexes)
         return d
 
 
@@ -121,13 +239,15 @@ def _resolve(family: str, arch: Union[str, Mapping, Any], presets: dict, keys: S
 
 
 def deit_arch(arch: Union[str, Mapping, DeiTArch] = 'deit-tiny', img_size=224, patch_size=16,
-              in_channels=3, distilled=False) -> DeiTArch:
-    """The ``DeiTArch`` that a backbone's mmpretrain-style arguments describe."""
+              in_channels=3, distilled=False, **options) -> DeiTArch:
+    """The ``DeiTArch`` that a backbone's mmpretrain-style arguments describe; ``options`` are
+    its other fields (``patch_stride``, ``window_size``, ``window_block_indexes``,
+    ``shift_window``, ``pool_window``, ``use_rel_pos``)."""
     if isinstance(arch, DeiTArch):
         return arch
     fields = _resolve('DeiT', arch, DEIT_PRESETS, _DEIT_ARCH_KEYS)
     return DeiTArch(img_size=img_size, patch_size=patch_size, in_channels=in_channels,
-                    distilled=distilled, **fields)
+                    distilled=distilled, **fields, **options)
 
 
 def _conv_out(n: int, kernel: int, stride: int, padding: int = 0) -> int:
@@ -250,3 +370,46 @@ def pit_arch(arch: Union[str, Mapping, PiTArch] = 'pit-ti', img_size=224, in_cha
         return arch
     fields = _resolve('PiT', arch, PIT_PRESETS, _PIT_ARCH_KEYS)
     return PiTArch(img_size=img_size, in_channels=in_channels, distilled=distilled, **fields)
+
+
+# -- video (TimeSformer style) ------------------------------------------------------------------
+ATTENTION_TYPES = ('divided_space_time', 'joint_space_time', 'space_only')
+
+
+@dataclass(frozen=True)
+class VideoDeiTArch(DeiTArch):
+    """A DeiT applied to clips of ``num_frames`` frames, as TimeSformer (Bertasius et al., 2021):
+    ``divided_space_time`` (temporal then spatial attention in every block),
+    ``joint_space_time`` (one attention over all frames' tokens) or ``space_only`` (frames apart,
+    averaged at the end). Non-overlapping patches and global attention only."""
+
+    num_frames: int = 8
+    attention_type: str = 'divided_space_time'
+
+    def __post_init__(self):
+        super().__post_init__()
+        _positive_int('num_frames', self.num_frames)
+        if self.attention_type not in ATTENTION_TYPES:
+            raise _bad('attention_type', self.attention_type, f'choose one of {ATTENTION_TYPES}')
+        if self.distilled:
+            raise _bad('distilled', self.distilled, 'the video model has no distillation token')
+        if self.patch_stride != self.patch_size:
+            raise _bad('patch_stride', self.patch_stride,
+                       f'the video model needs non-overlapping patches (patch_size={self.patch_size})')
+        if self.windowed or self.use_rel_pos:
+            raise _bad('window_size' if self.windowed else 'use_rel_pos',
+                       self.window_size if self.windowed else self.use_rel_pos,
+                       'the video model attends globally (window_size=0, use_rel_pos=False)')
+
+
+def video_deit_arch(arch: Union[str, Mapping, DeiTArch] = 'deit-tiny', num_frames=8,
+                    attention_type='divided_space_time', img_size=224, patch_size=16,
+                    in_channels=3) -> VideoDeiTArch:
+    """The ``VideoDeiTArch`` of a video backbone's arguments; an image ``DeiTArch`` gains the
+    frame count and attention type."""
+    if isinstance(arch, VideoDeiTArch):
+        return arch
+    if not isinstance(arch, DeiTArch):
+        arch = deit_arch(arch, img_size, patch_size, in_channels)
+    fields = {f.name: getattr(arch, f.name) for f in dataclasses.fields(DeiTArch)}
+    return VideoDeiTArch(**fields, num_frames=num_frames, attention_type=attention_type)

@@ -130,7 +130,7 @@ def test_per_class_fields_scale_with_batch_and_dtype():
 
 
 def test_unknown_architecture_type_is_named():
-    with pytest.raises(TypeError, match="no analytic cost model for dict.*DeiTArch"):
+    with pytest.raises(TypeError, match="no family is registered for dict.*DeiTArch"):
         analytic_cost({'depth': 12})
 
 

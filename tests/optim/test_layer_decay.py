@@ -30,12 +30,12 @@ def test_vitpose_config_decays_every_block(build_from_config, configs_dir):
 
 
 def test_pit_layers_count_through_the_stages():
-    depths = list(pit_arch('pit-ti').depths)  # 2-6-4
-    assert layer_id('backbone.transformers.0.blocks.1.attn.qkv.weight', 12, depths) == 2
-    assert layer_id('backbone.transformers.1.pool.conv.weight', 12, depths) == 2
-    assert layer_id('backbone.transformers.2.blocks.0.mlp.fc1.weight', 12, depths) == 9
-    assert layer_id('backbone.cls_token', 12, depths) == 0
-    assert layer_id('head.fc.weight', 12, depths) == 13
+    arch = pit_arch('pit-ti')  # 2-6-4
+    assert layer_id('backbone.transformers.0.blocks.1.attn.qkv.weight', arch) == 2
+    assert layer_id('backbone.transformers.1.pool.conv.weight', arch) == 2
+    assert layer_id('backbone.transformers.2.blocks.0.mlp.fc1.weight', arch) == 9
+    assert layer_id('backbone.cls_token', arch) == 0
+    assert layer_id('head.fc.weight', arch) == 13
 
 
 @pytest.mark.parametrize('rate', [0, 1.5, 'fast', None])

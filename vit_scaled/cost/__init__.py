@@ -3,8 +3,7 @@ latency (PyTorch and ONNX Runtime), profiler breakdowns, device models and laten
 
 A cost figure is multiply-adds, printed as "FLOPs" as the field does (see docs/cost.md).
 """
-from .analytic import (ClassCost, Cost, analytic_cost, backbone_cost, find_arch, find_backbone,
-                       register_cost_model)
+from .analytic import ClassCost, Cost, analytic_cost, backbone_cost, find_arch, find_backbone
 from .classes import OP_CLASSES, OpClass, classify
 from .config import BadInput, build_model
 from .devices import DEVICE_NAMES, DeviceModel, estimate, get_device, local_device
@@ -15,7 +14,7 @@ from .traced import traced_flops
 
 __all__ = [
     'OpClass', 'OP_CLASSES', 'classify', 'ClassCost', 'Cost', 'analytic_cost', 'backbone_cost',
-    'find_arch', 'find_backbone', 'register_cost_model', 'traced_flops', 'Measurement',
+    'find_arch', 'find_backbone', 'traced_flops', 'Measurement',
     'NoisyMeasurementWarning', 'measure', 'Breakdown', 'op_breakdown', 'DeviceModel',
     'DEVICE_NAMES', 'get_device', 'local_device', 'estimate', 'LatencyPredictor', 'BadInput',
     'build_model',

@@ -16,6 +16,8 @@ qkv projection, a head-split copy, three gathers of q, k and v, QK^T, softmax, A
 copy and the output projection. Pure integer arithmetic, so a scaling search can score tens of
 thousands of configurations a second.
 """
+import functools
+from collections import Counter
 from typing import Callable, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple
 
 from ..arch import DeiTArch, PiTArch, to_size
@@ -132,34 +134,87 @@ def elementwise(t: _Tally, c: int, numel: int, inputs: int = 1, params: int = 0,
 
 
 def attention(t: _Tally, batch: int, groups: int, length: int, heads: int, head_dim: int,
-              dims: int, n: int = 1):
+              dims: int, n: int = 1, keys: Optional[int] = None,
+              rel_pos: Optional[Tuple[int, int]] = None, masked: bool = False):
     """Multi-head self-attention over ``groups`` independent sequences of ``length`` tokens each
-    (1 group of all tokens for global attention; windows or frames for local variants)."""
+    (1 group of all tokens for global attention; windows or frames for local variants).
+
+    ``keys``: keys per query when pooled keys are appended (``length`` + one per window);
+    ``rel_pos``: the (h, w) grid that a decomposed relative-position bias covers (the last h*w
+    tokens of each group); ``masked``: an additive mask (padding, shifted regions) on the scores.
+    """
+    K = length if keys is None else keys
     T = batch * groups * length
     A = heads * head_dim
-    scores = batch * groups * heads * length * length
+    scores = batch * groups * heads * length * K
     linear(t, _MLP, T, dims, 3 * A, n)                        # qkv
     t.op(_RT, reads=3 * T * A, writes=3 * T * A, n=n)         # (B, N, 3, h, e) -> (3, B, h, N, e)
     t.op(_GA, reads=3 * T * A, writes=3 * T * A, kernels=3, n=n)  # q, k, v = qkv[0], [1], [2]
+    if K > length:  # pooled keys and values: a mean per window, appended to every window
+        pooled = batch * groups * A
+        t.op(_RT, reads=2 * T * A, writes=2 * pooled, kernels=2, n=n)
+        t.op(_RT, reads=2 * (T * A + groups * pooled), writes=2 * batch * groups * K * A,
+             kernels=2, n=n)
     t.op(_MM, reads=T * A, writes=T * A, n=n)                 # q * scale
-    t.op(_MM, scores * head_dim, 0, 2 * T * A, scores, n=n)   # Q K^T
+    t.op(_MM, scores * head_dim, 0, T * A + batch * groups * K * A, scores, n=n)  # Q K^T
+    if rel_pos is not None:  # q . R_h and q . R_w, then their broadcast sum over the key grid
+        h, w = rel_pos
+        G = batch * groups * heads * h * w
+        t.op(_MM, G * (h + w) * head_dim, 0, G * head_dim, G * (h + w), kernels=2, n=n)
+        t.op(_MM, reads=G * (h + w), writes=G * h * w, n=n)
+        t.op(_MM, reads=scores, writes=scores, n=n)           # bias (padded to the keys) + scores
+    if masked:
+        elementwise(t, _SM, scores, inputs=2, n=n)            # + mask (0 / -inf)
     elementwise(t, _SM, scores, n=n, flops_per_element=NONLINEAR_FLOPS_PER_ELEMENT)
-    t.op(_MM, scores * head_dim, 0, scores + T * A, T * A, n=n)  # A V
+    t.op(_MM, scores * head_dim, 0, scores + batch * groups * K * A, T * A, n=n)  # A V
     t.op(_RT, reads=T * A, writes=T * A, n=n)                 # (B, h, N, e) -> (B, N, h*e)
     linear(t, _MLP, T, A, dims, n)                            # proj
 
 
+def windowed_attention(t: _Tally, batch: int, grid: Tuple[int, int], window: Tuple[int, int],
+                       heads: int, head_dim: int, dims: int, shift: bool, pool: bool,
+                       rel_pos: bool, n: int = 1):
+    """Attention in (wh, ww) windows of an H x W grid, as ``models/attention.py`` runs it: pad to
+    a multiple of the window, roll (shifted), partition, attend, and back."""
+    (H, W), (wh, ww) = grid, window
+    Hp, Wp = -(-H // wh) * wh, -(-W // ww) * ww
+    T, Tp = batch * H * W * dims, batch * Hp * Wp * dims
+    groups = (Hp // wh) * (Wp // ww)
+    padded = (Hp, Wp) != (H, W)
+    if padded:
+        t.op(_RT, reads=T, writes=Tp, n=n)                    # pad
+    if shift:
+        t.op(_RT, reads=Tp, writes=Tp, n=n)                   # roll
+    t.op(_RT, reads=Tp, writes=Tp, n=n)                       # partition into windows
+    attention(t, batch, groups, wh * ww, heads, head_dim, dims, n,
+              keys=wh * ww + groups if pool else None, rel_pos=window if rel_pos else None,
+              masked=padded or shift)
+    t.op(_RT, reads=Tp, writes=Tp, n=n)                       # windows back to the grid
+    if shift:
+        t.op(_RT, reads=Tp, writes=Tp, n=n)                   # roll back
+    if padded:
+        t.op(_RT, reads=T, writes=T, n=n)                     # crop
+
+
+def mlp(t: _Tally, tokens: int, dims: int, hidden: int, n: int = 1):
+    linear(t, _MLP, tokens, dims, hidden, n)
+    elementwise(t, _MLP, tokens * hidden, n=n, flops_per_element=NONLINEAR_FLOPS_PER_ELEMENT)  # GELU
+    linear(t, _MLP, tokens, hidden, dims, n)
+
+
 def block(t: _Tally, batch: int, tokens: int, dims: int, heads: int, head_dim: int, hidden: int,
-          n: int = 1, groups: int = 1):
-    """A pre-norm transformer block ``n`` times: x + MSA(LN(x)), x + MLP(LN(x))."""
+          n: int = 1, groups: int = 1, attend: Optional[Callable[[], None]] = None):
+    """A pre-norm transformer block ``n`` times: x + MSA(LN(x)), x + MLP(LN(x)). ``attend``
+    tallies a non-global attention instead (windows); ``groups`` splits a global one."""
     T = batch * tokens
     layernorm(t, T, dims, n)
-    attention(t, batch, groups, tokens // groups, heads, head_dim, dims, n)
+    if attend is None:
+        attention(t, batch, groups, tokens // groups, heads, head_dim, dims, n)
+    else:
+        attend()
     elementwise(t, _OT, T * dims, inputs=2, n=n)  # residual
     layernorm(t, T, dims, n)
-    linear(t, _MLP, T, dims, hidden, n)
-    elementwise(t, _MLP, T * hidden, n=n, flops_per_element=NONLINEAR_FLOPS_PER_ELEMENT)  # GELU
-    linear(t, _MLP, T, hidden, dims, n)
+    mlp(t, T, dims, hidden, n)
     elementwise(t, _OT, T * dims, inputs=2, n=n)  # residual
 
 
@@ -175,39 +230,39 @@ def head(t: _Tally, batch: int, dims: int, num_classes: int):
         linear(t, _OT, batch, dims, num_classes)
 
 
-# -- families ----------------------------------------------------------------------------------
-_COST_MODELS: Dict[type, Callable] = {}
-
-
-def register_cost_model(arch_type: type):
-    """Declare the function that tallies the cost of architectures of ``arch_type``: it is called
-    as ``fn(tally, arch, batch, (H, W), num_classes, num_prefix_tokens, final_norm)`` and adds
-    its operators with the building blocks above."""
-    def wrap(fn):
-        _COST_MODELS[arch_type] = fn
-        return fn
-    return wrap
-
-
-@register_cost_model(DeiTArch)
-def _deit(t: _Tally, a: DeiTArch, B: int, img: Tuple[int, int], num_classes: int, P: int,
-          final_norm: bool):
-    C, p = a.embed_dims, a.patch_size
-    grid = (img[0] // p, img[1] // p)
+# -- families (registered in ``vit_scaled/families.py``) -------------------------------------------
+def deit_cost(t: _Tally, a: DeiTArch, B: int, img: Tuple[int, int], num_classes: int, P: int,
+              final_norm: bool):
+    C = a.embed_dims
+    grid = a.grid_for(img)
     N = P + grid[0] * grid[1]
-    conv(t, B, a.in_channels, C, p, img, grid)                          # patch embedding
+    conv(t, B, a.in_channels, C, a.patch_size, img, grid)              # patch embedding
     if P:
         elementwise(t, _OT, B * N * C, params=P * C)                    # cat class token(s)
     elementwise(t, _OT, B * N * C, inputs=2,                            # + position embedding
                 params=(P + a.grid[0] * a.grid[1]) * C)
-    block(t, B, N, C, a.num_heads, a.head_dim, a.mlp_hidden, n=a.depth)
+    kinds = Counter(tuple(a.block_attention(i).items()) for i in range(a.depth))
+    for kind, n in kinds.items():  # blocks of one attention kind tallied together
+        k = dict(kind)
+        if k['window'] is not None:
+            attend = functools.partial(windowed_attention, t, B, grid, k['window'], a.num_heads,
+                                       a.head_dim, C, k['shift'], k['pool'],
+                                       k['rel_pos_size'] is not None, n)
+        elif k['rel_pos_size'] is not None:
+            attend = functools.partial(attention, t, B, 1, N, a.num_heads, a.head_dim, C, n,
+                                       rel_pos=grid)
+        else:
+            attend = None
+        block(t, B, N, C, a.num_heads, a.head_dim, a.mlp_hidden, n=n, attend=attend)
+        if k['rel_pos_size'] is not None:  # the tables, sized at construction, read by q . R
+            h, w = k['rel_pos_size']
+            t.op(_MM, params=(2 * h - 1 + 2 * w - 1) * a.head_dim, kernels=0, n=n)
     if final_norm:
         layernorm(t, B * N, C)
     head(t, B, C, num_classes)
 
 
-@register_cost_model(PiTArch)
-def _pit(t: _Tally, a: PiTArch, B: int, img: Tuple[int, int], num_classes: int, P: int,
+def pit_cost(t: _Tally, a: PiTArch, B: int, img: Tuple[int, int], num_classes: int, P: int,
          final_norm: bool):
     dims, heads, hidden = a.embed_dims, a.heads, a.mlp_hidden
     grids = a.grids_for(img)
@@ -245,21 +300,25 @@ def analytic_cost(arch, batch_size: int = 1, num_classes: int = 0, dtype_bytes: 
         num_prefix_tokens, final_norm: the backbone's options outside the architecture
             (``with_cls_token=False`` gives 0 prefix tokens; default: the architecture's).
     """
-    fn = _COST_MODELS.get(type(arch))
-    if fn is None:
-        raise TypeError(f'no analytic cost model for {type(arch).__name__}; known architectures: '
-                        f'{sorted(t.__name__ for t in _COST_MODELS)}')
+    from ..families import family_of
+    fn = family_of(arch).cost
     t = _Tally()
     fn(t, arch, batch_size, arch.img_size if img_size is None else to_size('img_size', img_size),
-       num_classes, arch.num_prefix_tokens if num_prefix_tokens is None else num_prefix_tokens,
+       num_classes,
+       getattr(arch, 'num_prefix_tokens', 0) if num_prefix_tokens is None else num_prefix_tokens,
        final_norm)
     return t.cost(batch_size, dtype_bytes)
+
+
+def _has_family(arch) -> bool:
+    from ..families import families
+    return any(type(arch) is f.arch_type for f in families())
 
 
 def find_backbone(model) -> Optional[object]:
     """The module of a built model that an analytic cost model covers: itself or its backbone."""
     for m in (model, getattr(model, 'backbone', None)):
-        if type(getattr(m, 'arch', None)) in _COST_MODELS:
+        if _has_family(getattr(m, 'arch', None)):
             return m
     return None
 

@@ -39,7 +39,11 @@ _GATHER = frozenset({'unbind', 'select', 'index', 'index_select', 'gather', 'spl
                      'split_with_sizes', 'chunk', 'slice', 'narrow', 'take'})
 _RESHAPE = frozenset({'reshape', 'view', 'permute', 'transpose', 't', 'contiguous', 'clone', 'copy_',
                       'flatten', 'unflatten', 'unsafe_view', 'expand', 'squeeze', 'unsqueeze',
-                      'view_as', 'as_strided', 'movedim'})
+                      'view_as', 'as_strided', 'movedim',
+                      # windows: padding the grid, rolling it (shifted windows), pooled keys
+                      'pad', 'constant_pad_nd', 'roll', 'cat', 'sum', 'mean', 'div'})
+# The additive mask of windowed attention (padding, shifted regions) belongs with the softmax.
+_MASKING = frozenset({'masked_fill', 'masked_fill_', 'where', 'zeros', 'fill_'})
 _PROJECTION = frozenset({'linear', 'addmm', 'mm'})  # 2-D GEMMs: the qkv / output projections
 # Operators that only wrap others: the profiler classifies by what runs inside them.
 CONTAINERS = frozenset({'scaled_dot_product_attention', 'scaled_dot_product_attention_math'})
@@ -76,7 +80,7 @@ def classify(op: str, kinds: Sequence[str]) -> OpClass:
     if ATTENTION in kinds:
         if LINEAR in kinds[kinds.index(ATTENTION):] or name in _PROJECTION:
             return OpClass.MLP
-        if 'softmax' in name:
+        if 'softmax' in name or name in _MASKING:
             return OpClass.MSA_SOFTMAX
         if name in _GATHER:
             return OpClass.MSA_GATHER

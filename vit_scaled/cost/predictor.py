@@ -16,8 +16,9 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..fileio import atomic_open
 from ..arch import DeiTArch
+from ..families import family_of, get_family
+from ..fileio import atomic_open
 from .analytic import Cost, analytic_cost
 from .classes import OP_CLASSES
 
@@ -32,20 +33,27 @@ def features(cost: Cost) -> List[float]:
     return [float(x) for _, v in cost for x in (v.flops, v.bytes, v.kernels)]
 
 
-def sample_deit_archs(n: int, seed: int = 0, space: Optional[dict] = None) -> List[DeiTArch]:
-    """``n`` distinct scaled DeiT architectures drawn uniformly from ``space``."""
+def sample_archs(n: int, seed: int = 0, space: Optional[dict] = None, template=None) -> list:
+    """``n`` distinct architectures drawn uniformly from ``space`` (field -> choices), each
+    ``template`` (any family's value; default DeiT-Tiny) with the drawn fields replaced."""
     space = space or DEIT_SPACE
+    template = template if template is not None else DeiTArch()
     rng = random.Random(seed)
     seen, out = set(), []
     for _ in range(100 * n):
         cfg = {k: rng.choice(list(v)) for k, v in space.items()}
-        arch = DeiTArch(**cfg)
+        arch = template.replace(**cfg)
         if arch not in seen:
             seen.add(arch)
             out.append(arch)
             if len(out) == n:
                 break
     return out
+
+
+def sample_deit_archs(n: int, seed: int = 0, space: Optional[dict] = None) -> List[DeiTArch]:
+    """``n`` distinct scaled DeiT architectures drawn uniformly from ``space``."""
+    return sample_archs(n, seed, space)
 
 
 def metrics(predicted: Sequence[float], measured: Sequence[float]) -> Dict[str, float]:
@@ -125,7 +133,7 @@ def measure_archs(archs: Sequence, build: Callable, batch_size: int = 1, backend
     for p in range(passes):
         for i, arch in enumerate(archs):
             model = build(arch).eval()
-            x = torch.randn(batch_size, arch.in_channels, *arch.img_size)
+            x = family_of(arch).example_input(arch, batch_size)
             m = measure(model, x, backend=backend, threads=threads, **measure_kwargs)
             runs[i].append(m.latency_ms if statistic == 'median' else m.best_ms)
             progress(p * len(archs) + i, passes * len(archs), arch, runs[i][-1])
@@ -155,22 +163,21 @@ def fit_and_evaluate(archs: Sequence, latencies_ms: Sequence[float], batch_size:
     return pred, pred.meta['heldout_metrics']
 
 
-MEASUREMENT_FIELDS = ('depth', 'num_heads', 'head_dim', 'mlp_ratio', 'img_h', 'img_w', 'latency_ms')
+MEASUREMENT_FIELDS = ('family', 'arch', 'latency_ms')
 
 
-def save_measurements(path: str, archs: Sequence[DeiTArch], latencies_ms: Sequence[float]):
+def save_measurements(path: str, archs: Sequence, latencies_ms: Sequence[float]):
+    """A CSV of (family, architecture as JSON, latency): any family's values round-trip."""
     with atomic_open(path, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(MEASUREMENT_FIELDS)
         for a, v in zip(archs, latencies_ms):
-            w.writerow([a.depth, a.num_heads, a.head_dim, a.mlp_ratio, *a.img_size, v])
+            w.writerow([family_of(a).name, json.dumps(a.to_dict(), sort_keys=True), v])
 
 
 def load_measurements(path: str):
     """``(archs, latencies_ms)`` from a file of ``save_measurements``."""
     with open(path) as f:
         rows = list(csv.DictReader(f))
-    archs = [DeiTArch(depth=int(r['depth']), num_heads=int(r['num_heads']),
-                      head_dim=int(r['head_dim']), mlp_ratio=float(r['mlp_ratio']),
-                      img_size=(int(r['img_h']), int(r['img_w']))) for r in rows]
+    archs = [get_family(r['family']).arch_type(**json.loads(r['arch'])) for r in rows]
     return archs, [float(r['latency_ms']) for r in rows]

@@ -3,9 +3,10 @@
 Arguments follow mmpretrain's ``VisionTransformer`` so that the backbone drops into existing
 mmdet / mmpose / mmaction2 configs. Parameter names follow timm, so timm weights load as they are.
 """
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 from mmengine.registry import MODELS
 from torch import nn
@@ -14,6 +15,8 @@ from ..arch import DeiTArch, deit_arch
 from .backbone import TokenBackbone, check_common_options, check_out_options
 from .checkpoint import StateDict, fit_prefix_tokens
 from .layers import Block, format_tokens, resize_pos_embed
+
+GRID_METADATA = 'pos_embed_grid'
 
 
 @MODELS.register_module()
@@ -27,6 +30,17 @@ class DeiTScaled(TokenBackbone):
         out_type: ``cls_token`` (B, C), ``featmap`` (B, C, H, W), ``avg_featmap`` (B, C) or
             ``raw`` (B, N, C, prefix tokens included).
         distilled: add DeiT's distillation token.
+        patch_stride: the patch embedding's stride (default ``patch_size``); a smaller one gives
+            overlapping patches, padded by ``(patch_size - patch_stride) // 2`` (ViTPose's 1/8).
+        window_size: tokens per window, int or (h, w); 0 (default) is global attention.
+        window_block_indexes: the blocks that attend in windows (default: all, when
+            ``window_size > 0``); the others stay global (ViTDet keeps 2, 5, 8, 11 global).
+        shift_window: Swin's shifted windows in every second windowed block.
+        pool_window: ViTPose's pooling windows (every window's pooled key and value appended).
+        use_rel_pos: ViTDet's decomposed relative position in every block.
+
+    Windows need ``with_cls_token=False``; all these options are fields of ``self.arch``, so the
+    cost model, the scaler and the config writer see them.
     """
 
     def __init__(self,
@@ -45,11 +59,24 @@ class DeiTScaled(TokenBackbone):
                  drop_path_rate: float = 0.,
                  interpolate_mode: str = 'bicubic',
                  frozen_stages: int = -1,
+                 patch_stride: Optional[int] = None,
+                 window_size: Union[int, Sequence[int]] = 0,
+                 window_block_indexes: Optional[Sequence[int]] = None,
+                 shift_window: bool = False,
+                 pool_window: bool = False,
+                 use_rel_pos: bool = False,
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
-        self.arch = a = deit_arch(arch, img_size, patch_size, in_channels, distilled)
+        self.arch = a = deit_arch(
+            arch, img_size, patch_size, in_channels, distilled, patch_stride=patch_stride,
+            window_size=window_size, window_block_indexes=window_block_indexes,
+            shift_window=shift_window, pool_window=pool_window, use_rel_pos=use_rel_pos)
         if distilled and not with_cls_token:
             raise ValueError('distilled=True needs with_cls_token=True')
+        if a.windowed and with_cls_token:
+            raise ValueError(f'window_size={list(a.window_size)} needs with_cls_token=False '
+                             '(windows have no place for a class token; a classifier with '
+                             "windows uses out_type='avg_featmap')")
         self.out_type = out_type
         self.out_indices = check_out_options(out_type, with_cls_token, out_indices, a.depth, 'layers')
         check_common_options(drop_rate, attn_drop_rate, drop_path_rate, interpolate_mode,
@@ -62,7 +89,8 @@ class DeiTScaled(TokenBackbone):
         self.num_prefix_tokens = (a.num_prefix_tokens if with_cls_token else 0)
 
         self.patch_embed = nn.Module()
-        self.patch_embed.proj = nn.Conv2d(a.in_channels, a.embed_dims, a.patch_size, a.patch_size)
+        self.patch_embed.proj = nn.Conv2d(a.in_channels, a.embed_dims, a.patch_size,
+                                          a.patch_stride, a.patch_padding)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, a.embed_dims)) if with_cls_token else None
         self.dist_token = nn.Parameter(torch.zeros(1, 1, a.embed_dims)) if distilled else None
         num_pos = self.num_prefix_tokens + a.grid[0] * a.grid[1]
@@ -70,10 +98,12 @@ class DeiTScaled(TokenBackbone):
         self.pos_drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
         dpr = torch.linspace(0, drop_path_rate, a.depth).tolist()
         self.blocks = nn.ModuleList(
-            Block(a.embed_dims, a.num_heads, a.mlp_hidden, qkv_bias, drop_rate, attn_drop_rate, dpr[i])
+            Block(a.embed_dims, a.num_heads, a.mlp_hidden, qkv_bias, drop_rate, attn_drop_rate,
+                  dpr[i], dict(a.block_attention(i), num_prefix_tokens=self.num_prefix_tokens))
             for i in range(a.depth))
         self.norm = nn.LayerNorm(a.embed_dims, eps=1e-6) if final_norm else nn.Identity()
         self._freeze_stages()
+        self._register_state_dict_hook(DeiTScaled._record_grid)
 
     # -- weights ---------------------------------------------------------------------------
     def init_own_weights(self):
@@ -90,26 +120,50 @@ class DeiTScaled(TokenBackbone):
                 nn.init.zeros_(m.bias)
 
     def convert_state_dict(self, state: StateDict) -> StateDict:
-        """timm's (and our own) ViT/DeiT keys to ours: drop heads, resize the position grid."""
+        """timm's (and our own) ViT/DeiT keys to ours: drop heads, resize the position grid and
+        the relative-position tables."""
+        saved_grid = (getattr(state, '_metadata', None) or {}).get('', {}).get(GRID_METADATA)
         state = {k: v for k, v in state.items()
                  if not k.startswith(('head', 'fc_norm', 'pre_logits'))}
         if 'pos_embed' in state:
             pos = state['pos_embed']
             src_prefix = 2 if 'dist_token' in state else 1 if 'cls_token' in state else 0
-            n = pos.shape[1] - src_prefix
-            side = int(n ** 0.5)
-            if side * side != n:
-                raise ValueError(f'pos_embed of shape {tuple(pos.shape)} is not a square grid; '
-                                 'cannot infer the source grid')
+            src_grid = self._source_grid(pos, pos.shape[1] - src_prefix, saved_grid)
             prefix = fit_prefix_tokens(pos[:, :src_prefix], self.num_prefix_tokens)
             pos = torch.cat([prefix, pos[:, src_prefix:]], dim=1)
-            state['pos_embed'] = resize_pos_embed(pos, (side, side), self.arch.grid,
+            state['pos_embed'] = resize_pos_embed(pos, src_grid, self.arch.grid,
                                                   self.num_prefix_tokens, self.interpolate_mode)
+        own = self.state_dict()
+        for k, v in state.items():  # tables made for another window or grid
+            if k.endswith(('rel_pos_h', 'rel_pos_w')) and k in own and own[k].shape != v.shape:
+                state[k] = F.interpolate(v.t()[None].float(), size=own[k].shape[0], mode='linear',
+                                         align_corners=False)[0].t().to(v.dtype)
         if not self.with_cls_token:
             state.pop('cls_token', None)
         if self.dist_token is None:
             state.pop('dist_token', None)
         return state
+
+    def _source_grid(self, pos: torch.Tensor, n: int, saved_grid) -> Tuple[int, int]:
+        """The token grid a checkpoint's ``pos_embed`` (``n`` grid positions) was made for: the
+        model's own when the count matches, else the one the checkpoint records (this package
+        writes it, see ``_record_grid``), else a square."""
+        if n == self.arch.grid[0] * self.arch.grid[1]:
+            return self.arch.grid
+        if saved_grid is not None and saved_grid[0] * saved_grid[1] == n:
+            return tuple(saved_grid)
+        side = int(round(n ** 0.5))
+        if side * side == n:
+            return side, side
+        raise ValueError(f'pos_embed of shape {tuple(pos.shape)} has {n} grid positions: not this '
+                         f'model\'s grid {self.arch.grid}, not a square, and the checkpoint does '
+                         'not record its grid; cannot infer the source grid')
+
+    @staticmethod
+    def _record_grid(module, state, prefix, local_metadata):
+        """State-dict hook: the token grid of ``pos_embed`` goes into the checkpoint's metadata
+        (kept by ``torch.save`` and mmengine), so a non-square grid can be resized on load."""
+        local_metadata[GRID_METADATA] = list(module.arch.grid)
 
     def frozen_parts(self):
         frozen = [self.patch_embed, self.pos_drop] + list(self.blocks[:self.frozen_stages])
@@ -121,7 +175,7 @@ class DeiTScaled(TokenBackbone):
     def forward(self, x: torch.Tensor):
         B = x.shape[0]
         x = self.patch_embed.proj(x)
-        grid = x.shape[-2:]
+        grid = tuple(x.shape[-2:])
         x = x.flatten(2).transpose(1, 2)
         prefix = [t.expand(B, -1, -1) for t in (self.cls_token, self.dist_token) if t is not None]
         if prefix:
@@ -131,7 +185,7 @@ class DeiTScaled(TokenBackbone):
         outs = []
         last = len(self.blocks) - 1
         for i, block in enumerate(self.blocks):
-            x = block(x)
+            x = block(x, grid)
             if i == last:
                 x = self.norm(x)
             if i in self.out_indices:

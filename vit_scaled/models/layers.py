@@ -3,33 +3,14 @@
 Module names follow timm's ``vision_transformer.Block`` (``norm1``, ``attn.qkv``, ``mlp.fc1`` ...)
 so that timm state dicts load with no key renaming.
 """
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 from torch import nn
 
-
-class Attention(nn.Module):
-    """Global multi-head self-attention through ``F.scaled_dot_product_attention``."""
-
-    def __init__(self, embed_dims: int, num_heads: int, qkv_bias: bool = True,
-                 attn_drop: float = 0., proj_drop: float = 0.):
-        super().__init__()
-        self.num_heads = num_heads
-        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
-        self.proj = nn.Linear(embed_dims, embed_dims)
-        self.attn_drop = attn_drop
-        self.proj_drop = nn.Dropout(proj_drop) if proj_drop > 0 else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, N, C = x.shape
-        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
-        x = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.attn_drop if self.training else 0.)
-        x = self.proj(x.transpose(1, 2).reshape(B, N, C))
-        return x if self.proj_drop is None else self.proj_drop(x)
+from .attention import Attention
 
 
 class Mlp(nn.Module):
@@ -52,22 +33,26 @@ class Mlp(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: x + MSA(LN(x)), then x + MLP(LN(x))."""
+    """Pre-norm transformer block: x + MSA(LN(x)), then x + MLP(LN(x)). ``attn_cfg`` holds the
+    attention's options (``window``, ``shift``, ``pool``, ``rel_pos_size``,
+    ``num_prefix_tokens``: see ``Attention``); ``grid`` is passed on to it."""
 
     def __init__(self, embed_dims: int, num_heads: int, mlp_hidden: int, qkv_bias: bool = True,
-                 drop_rate: float = 0., attn_drop_rate: float = 0., drop_path_rate: float = 0.):
+                 drop_rate: float = 0., attn_drop_rate: float = 0., drop_path_rate: float = 0.,
+                 attn_cfg: Optional[dict] = None):
         super().__init__()
         self.norm1 = nn.LayerNorm(embed_dims, eps=1e-6)
-        self.attn = Attention(embed_dims, num_heads, qkv_bias, attn_drop_rate, drop_rate)
+        self.attn = Attention(embed_dims, num_heads, qkv_bias, attn_drop_rate, drop_rate,
+                              **(attn_cfg or {}))
         self.norm2 = nn.LayerNorm(embed_dims, eps=1e-6)
         self.mlp = Mlp(embed_dims, mlp_hidden, drop_rate)
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, grid: Optional[Sequence[int]] = None) -> torch.Tensor:
         if self.drop_path is None:
-            x = x + self.attn(self.norm1(x))
+            x = x + self.attn(self.norm1(x), grid)
             return x + self.mlp(self.norm2(x))
-        x = x + self.drop_path(self.attn(self.norm1(x)))
+        x = x + self.drop_path(self.attn(self.norm1(x), grid))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 

@@ -3,39 +3,42 @@
 mmpose's ``LayerDecayOptimWrapperConstructor`` finds blocks by mmpretrain's ``backbone.layers.N``
 names; ours follow timm (``backbone.blocks.N``, and ``backbone.transformers.S.blocks.N`` in PiT),
 so under it every block would silently keep the full rate. This constructor numbers the layers
-of ``DeiTScaled`` and ``PiTScaled`` itself: the embeddings are layer 0, block i (counted through
-PiT's stages) layer i + 1, everything after the backbone (neck, head) layer L + 1, and layer k
+by the backbone family's ``layer_id`` (``vit_scaled/families.py``): the embeddings are layer 0,
+block i (counted through PiT's stages) layer i + 1, everything after the backbone (neck, head)
+layer L + 1, and layer k
 trains at ``lr * layer_decay_rate ** (L + 1 - k)``. Weight decay skips biases, norms (every 1-D
 parameter) and the position embedding and tokens, as in ViTPose.
 
     optim_wrapper = dict(constructor='ViTLayerDecayOptimWrapperConstructor',
                          paramwise_cfg=dict(layer_decay_rate=0.8))   # L from the backbone
 """
-import re
 from typing import List, Optional
 
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
-_EMBEDDINGS = ('patch_embed', 'pos_embed', 'cls_token', 'dist_token')
-_NO_DECAY = ('pos_embed', 'cls_token', 'dist_token')
+from ..families import block_layer_id, families, family_of
+
+_NO_DECAY = ('pos_embed', 'cls_token', 'dist_token', 'time_embed')
 
 
-def layer_id(name: str, num_layers: int, stage_depths: Optional[List[int]] = None) -> int:
-    """The layer of parameter ``name`` (of the whole model, ``backbone.`` first)."""
+def layer_id(name: str, arch=None, num_layers: Optional[int] = None) -> int:
+    """The layer of parameter ``name`` (of the whole model, ``backbone.`` first), by the
+    backbone family's own numbering (``Family.layer_id``), or ViT's (``blocks.i`` is i + 1)
+    for a backbone of no registered family; outside the backbone: L + 1."""
+    family = _family(arch)
+    L = num_layers or family.num_layers(arch)
     if not name.startswith('backbone.'):
-        return num_layers + 1
+        return L + 1
     rest = name[len('backbone.'):]
-    if rest.split('.')[0] in _EMBEDDINGS:
-        return 0
-    m = re.match(r'blocks\.(\d+)\.', rest)
-    if m:
-        return int(m[1]) + 1
-    m = re.match(r'transformers\.(\d+)\.(?:blocks\.(\d+)\.|pool\.)', rest)
-    if m and stage_depths is not None:
-        before = sum(stage_depths[:int(m[1])])
-        return before + (int(m[2]) + 1 if m[2] is not None else 0)  # a pool: with the layer before
-    return num_layers + 1  # the final norm and anything else of the backbone
+    return min(family.layer_id(rest, arch) if family else block_layer_id(rest, L), L + 1)
+
+
+def _family(arch):
+    try:
+        return family_of(arch)
+    except TypeError:
+        return None
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -56,20 +59,18 @@ class ViTLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
 
     def add_params(self, params: List[dict], module, prefix: str = '', **kwargs) -> None:
-        backbone = getattr(module, 'backbone', None)
-        arch = getattr(backbone, 'arch', None)
-        depths = getattr(arch, 'depths', None)  # PiT's stages
-        num_layers = (self.num_layers or getattr(arch, 'num_layers', None)
-                      or getattr(arch, 'depth', None))
-        if not num_layers:
-            raise ValueError('ViTLayerDecayOptimWrapperConstructor: the model has no DeiTScaled '
-                             'or PiTScaled backbone; give paramwise_cfg.num_layers')
+        arch = getattr(getattr(module, 'backbone', None), 'arch', None)
+        if _family(arch) is None and not self.num_layers:
+            raise ValueError('ViTLayerDecayOptimWrapperConstructor: the model has no backbone of '
+                             f'a registered family ({[f.backbone for f in families()]}); give '
+                             'paramwise_cfg.num_layers')
+        num_layers = self.num_layers or family_of(arch).num_layers(arch)
         groups = {}
         for name, param in module.named_parameters():
             if not param.requires_grad:
                 continue
             decay = not (param.ndim == 1 or name.split('.')[-1] in _NO_DECAY)  # 1-D: biases, norms
-            k = layer_id(name, num_layers, depths)
+            k = layer_id(name, arch, num_layers)
             key = (k, decay)
             if key not in groups:
                 scale = self.layer_decay_rate ** (num_layers + 1 - k)

@@ -7,7 +7,7 @@ from ..cli import command_line
 from ..cost.analytic import analytic_cost
 from . import configs
 from .budget import Budget, format_cost, make_cost, resolve_budget
-from .scaler import Scaled, scale
+from .scaler import Scaled, note_line, scale
 from .space import describe
 from .strategy import Strategy, load_strategy
 
@@ -49,6 +49,6 @@ def scale_config(base_config: str, strategy: Union[str, Strategy], budget: Union
         f'{budget} ({100 * result.below:.2f}% below; {result.cost_label})',
         f'FLOPs {format_cost("flops", c.flops)} (multiply-adds), params '
         f'{format_cost("params", c.params)} ({num_classes} classes)',
-    ] + [f'note: {n}' for n in result.notes])
+    ] + [note_line(n) for n in result.notes])
     configs.write_config(base_config, result.arch, out, header, cfg=cfg)
     return result, out, header

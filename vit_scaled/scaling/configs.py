@@ -1,5 +1,8 @@
 """Configs in and out of the scaler: the base architecture a config builds, and a new config that
-inherits it (``_base_``) and overrides only the backbone's shape and the input sizes.
+inherits it (``_base_``) and overrides only what the new architecture changes: the backbone's
+shape and attention options (from its family's ``to_cfg``), the block indexes that follow the
+depth (``out_indices``), every consumer of the backbone's width (a neck's or head's
+``in_channels``), and the input sizes.
 
 Input sizes are found in the data loaders: timm ``transform=dict(input_size=...)`` (this
 package's data sets) and OpenMMLab pipeline steps whose ``scale`` / ``crop_size`` / ``size`` equals
@@ -9,11 +12,13 @@ training resolution, so they are left alone.
 import os.path as osp
 from typing import Any, Optional, Tuple
 
-from ..arch import DeiTArch, PiTArch, deit_arch, pit_arch
+from ..arch import map_out_indices
+from ..families import families, family_of, family_of_backbone
 from ..fileio import write_atomically
 from .strategy import StrategyError
 
-BACKBONES = {'DeiTScaled': 'deit', 'PiTScaled': 'pit'}
+# Where mmdet, mmpose and mmaction2 models read the backbone's output channels.
+CONSUMERS = ('neck', 'head', 'cls_head', 'keypoint_head', 'decode_head')
 _SIZE_KEYS = ('input_size', 'scale', 'crop_size', 'size')
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -42,22 +47,18 @@ def find_backbone(cfg) -> Tuple[dict, str]:
     """The backbone's config dict and its dotted key (``model.backbone`` usually)."""
     model = cfg.get('model') or {}
     for key, d in (('model.backbone', model.get('backbone')), ('model', model)):
-        if isinstance(d, dict) and d.get('type') in BACKBONES:
+        if isinstance(d, dict) and family_of_backbone(d.get('type')) is not None:
             return d, key
-    raise StrategyError(f'the config builds no DeiTScaled / PiTScaled backbone (model.type='
+    raise StrategyError(f'the config builds no backbone of a registered family '
+                        f'({[f.backbone for f in families()]}): model.type='
                         f'{model.get("type")!r}, model.backbone.type='
-                        f'{(model.get("backbone") or {}).get("type")!r})')
+                        f'{(model.get("backbone") or {}).get("type")!r}')
 
 
 def arch_of(cfg):
     """The architecture value a config's backbone is built from."""
     b, _ = find_backbone(cfg)
-    if BACKBONES[b['type']] == 'deit':
-        return deit_arch(b.get('arch', 'deit-tiny'), b.get('img_size', 224),
-                         b.get('patch_size', 16), b.get('in_channels', 3),
-                         b.get('distilled', False))
-    return pit_arch(b.get('arch', 'pit-ti'), b.get('img_size', 224), b.get('in_channels', 3),
-                    b.get('distilled', False))
+    return family_of_backbone(b['type']).from_cfg(b)
 
 
 def num_classes_of(cfg) -> int:
@@ -72,18 +73,43 @@ def _size(img_size: Tuple[int, int]):
     return img_size[0] if img_size[0] == img_size[1] else list(img_size)
 
 
-def backbone_override(arch) -> dict:
-    """The backbone keys that give ``arch`` (``_delete_`` replaces a preset name or old dict)."""
-    if isinstance(arch, DeiTArch):
-        shape = dict(_delete_=True, depth=arch.depth, num_heads=arch.num_heads,
-                     head_dim=arch.head_dim, mlp_ratio=arch.mlp_ratio)
-        return dict(arch=shape, img_size=_size(arch.img_size), patch_size=arch.patch_size)
-    if isinstance(arch, PiTArch):
-        shape = dict(_delete_=True, depths=list(arch.depths), base_heads=arch.base_heads,
-                     head_dim=arch.head_dim, mlp_ratio=arch.mlp_ratio,
-                     patch_size=arch.patch_size, stride=arch.stride)
-        return dict(arch=shape, img_size=_size(arch.img_size))
-    raise StrategyError(f'cannot write a config for a {type(arch).__name__}')
+def backbone_override(arch, backbone: Optional[dict] = None, base=None) -> dict:
+    """The backbone keys that give ``arch`` (``_delete_`` replaces a preset name or old dict).
+    With the config's ``backbone`` dict and its ``base`` architecture, the block indexes of its
+    ``depth_indexed`` arguments follow a change of depth."""
+    family = family_of(arch)
+    out = family.to_cfg(arch)
+    if isinstance(out.get('arch'), dict):
+        out['arch'] = dict(_delete_=True, **out['arch'])
+    if backbone is not None and base is not None:
+        old, new = family.num_layers(base), family.num_layers(arch)
+        for key in family.depth_indexed:
+            if key in backbone and old != new:
+                v = backbone[key]
+                mapped = list(map_out_indices([v] if isinstance(v, int) else v, old, new))
+                out[key] = mapped[0] if isinstance(v, int) else mapped
+    return out
+
+
+def _consumers(cfg, key: str, arch, backbone: dict) -> dict:
+    """``in_channels`` of every neck or head that reads the backbone's outputs, set to the
+    channels the family declares for ``arch`` (a list per output, or one number)."""
+    model = cfg.get('model') or {}
+    channels = family_of(arch).out_channels(arch, backbone)
+    out = {}
+    for name in CONSUMERS if key == 'model.backbone' else ():
+        sub = model.get(name)
+        if not isinstance(sub, dict) or 'in_channels' not in sub:
+            continue
+        old = sub['in_channels']
+        if isinstance(old, (list, tuple)):
+            if len(old) != len(channels):
+                raise StrategyError(f'model.{name}.in_channels={list(old)} has {len(old)} '
+                                    f'entries, but the backbone gives {len(channels)} outputs')
+            out[name] = dict(in_channels=list(channels))
+        else:
+            out[name] = dict(in_channels=channels[-1])
+    return out
 
 
 def _resize(value: Any, old: Tuple[int, int], new: Tuple[int, int]) -> Any:
@@ -147,9 +173,10 @@ def _merge(node, change):
 def overrides(cfg, arch) -> dict:
     """Everything a child of ``cfg`` must set so that it trains and tests ``arch``."""
     base = arch_of(cfg)
-    _, key = find_backbone(cfg)
-    backbone = backbone_override(arch)
+    b, key = find_backbone(cfg)
+    backbone = backbone_override(arch, b, base)
     out = {'model': {'backbone': backbone}} if key == 'model.backbone' else {'model': backbone}
+    out['model'].update(_consumers(cfg, key, arch, b))
     if tuple(base.img_size) != tuple(arch.img_size):
         for loader in _LOADERS:
             sub = _sizes_in(_plain(cfg.get(loader)), base.img_size, arch.img_size)

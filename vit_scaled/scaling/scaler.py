@@ -16,7 +16,7 @@ from typing import Callable, List, Optional
 
 from ..cost.analytic import analytic_cost
 from .budget import Budget, BudgetError, CostFn, format_cost, make_cost
-from .space import Space, check_family, describe
+from .space import Space, check_family, describe, far_outside_notes
 from .strategy import Strategy
 
 WINDOW = 0.35        # +-log(s) around the bisected s whose neighbourhoods are scored
@@ -25,6 +25,11 @@ GRID_POINTS = 240    # log-spaced s over the scale range, to find where the cost
 MEASURED_FLOPS_CAP = 20e9  # never measure a model above this (batch-1 multiply-adds)
 MEASURED_REFINEMENTS = 5   # measurements after the bisection, at most
 REFINED_ENOUGH = 0.02      # stop refining within 2% below the budget
+
+
+def note_line(note: str) -> str:
+    """A note as printed: warnings keep their own prefix."""
+    return note if note.startswith('warning:') else f'note: {note}'
 
 
 class UnreachableBudget(BudgetError):
@@ -59,7 +64,7 @@ class Scaled:
         s = (f'{describe(self.arch)}: {format_cost(self.budget.kind, self.cost)} '
              f'({100 * self.below:.2f}% below the budget {self.budget}; {self.cost_label}; '
              f's={self.s:.4g}, {self.evaluated} candidates costed)')
-        return '\n'.join([s] + [f'note: {n}' for n in self.notes])
+        return '\n'.join([s] + [note_line(n) for n in self.notes])
 
 
 def _path(space: Space, origin: dict, strategy: Strategy) -> Callable[[float], dict]:
@@ -91,6 +96,8 @@ def scale(base, strategy: Strategy, budget: Budget, cost: Optional[CostFn] = Non
     else:
         result = _scale_cheap(space, at, strategy, budget, cost)
     result.notes[:0] = notes
+    if origin is None:
+        result.notes += far_outside_notes(strategy, result.arch, base)
     return result
 
 

@@ -33,7 +33,7 @@ from ..fileio import atomic_open
 
 from .budget import Budget, BudgetError, CostFn, format_cost
 from .scaler import scale
-from .space import Space, describe, family_of
+from .space import Space, describe, family_of, fitted_range
 from .strategy import DIMS, Strategy, StrategyError
 
 
@@ -370,7 +370,8 @@ def search_config(config: str, budget: str, work_dir: str, out: Optional[str] = 
                       settings={k: (list(v) if isinstance(v, tuple) else v)
                                 for k, v in vars(settings).items() if k != 'budget'},
                       final=dict(desc=describe(result.arch), cost=result.cost, top1=result.top1),
-                      table=os.path.join(work_dir, 'candidates.jsonl')))
+                      table=os.path.join(work_dir, 'candidates.jsonl')),
+        fitted_range=fitted_range(base, [a for a, _ in search.evaluated]))
     out = out or os.path.join(work_dir, 'strategy.yaml')
     save_strategy(strategy, out, header=f'Found by: {command}' if command else '')
     progress(f'[search] strategy {strategy.name}: '

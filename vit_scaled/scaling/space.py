@@ -10,19 +10,10 @@ import itertools
 import math
 from typing import Dict, Iterator, Mapping, Optional, Tuple
 
-from ..arch import DeiTArch, PiTArch
+from .. import families
 from .strategy import DIMS, Rounding, Strategy, StrategyError
 
 Point = Dict[str, Tuple[float, ...]]
-
-# Where each dimension is held in each family's architecture value.
-_FIELDS = {
-    DeiTArch: {'img_size': 'img_size', 'depth': 'depth', 'num_heads': 'num_heads',
-               'head_dim': 'head_dim', 'mlp_ratio': 'mlp_ratio'},
-    PiTArch: {'img_size': 'img_size', 'depth': 'depths', 'num_heads': 'base_heads',
-              'head_dim': 'head_dim', 'mlp_ratio': 'mlp_ratio'},
-}
-FAMILY_OF = {DeiTArch: 'deit', PiTArch: 'pit'}
 
 
 class Space:
@@ -30,18 +21,19 @@ class Space:
     patch size, every produced architecture keeps)."""
 
     def __init__(self, template, rounding: Mapping[str, Rounding]):
-        if type(template) not in _FIELDS:
-            raise StrategyError(f'cannot scale a {type(template).__name__}: known families are '
-                                f'{[t.__name__ for t in _FIELDS]}')
+        try:
+            family = families.family_of(template)
+        except TypeError as e:
+            raise StrategyError(f'cannot scale a {type(template).__name__}: {e}') from None
         self.template = template
-        self.fields = _FIELDS[type(template)]
+        self.fields = family.dims
         self.rounding = dict(rounding)
         self.square = template.img_size[0] == template.img_size[1]
         self.bounds = {d: self.rounding[d].bounds(template) for d in DIMS}
-        q = self.rounding['img_size'].step(template)
-        if isinstance(template, DeiTArch) and q % template.patch_size:
-            raise StrategyError(f'rounding.img_size.multiple={q} cannot give valid DeiT inputs: it '
-                                f'must be a multiple of patch_size={template.patch_size}')
+        q, valid = self.rounding['img_size'].step(template), family.img_multiple(template)
+        if self.rounding['img_size'].multiple not in ('patch', 'stride') and q % valid:
+            raise StrategyError(f'rounding.img_size.multiple={q} cannot give valid '
+                                f'{family.name} inputs: it must be a multiple of {valid}')
 
     @classmethod
     def of(cls, template, strategy: Strategy) -> 'Space':
@@ -103,12 +95,16 @@ class Space:
 
 
 def family_of(arch) -> str:
-    return FAMILY_OF.get(type(arch), type(arch).__name__)
+    """The family name of ``arch`` (its type's name when no family is registered for it)."""
+    try:
+        return families.family_of(arch).name
+    except TypeError:
+        return type(arch).__name__
 
 
 def point_of(arch, square: Optional[bool] = None) -> Point:
     """The dimensions of ``arch`` as a point (a square input as one component)."""
-    fields = _FIELDS[type(arch)]
+    fields = families.family_of(arch).dims
     square = arch.img_size[0] == arch.img_size[1] if square is None else square
     p = {}
     for d in DIMS:
@@ -134,3 +130,27 @@ def check_family(strategy: Strategy, arch) -> Optional[str]:
     if fam == strategy.family:
         return None
     return f'strategy found on {strategy.family}, applied to {fam} (transfer)'
+
+
+def factors(arch, base) -> Dict[str, float]:
+    """Each dimension of ``arch`` as a multiple of ``base``'s (per-stage values averaged in log)."""
+    p, q = point_of(arch, False), point_of(base, False)
+    return {d: math.exp(sum(math.log(a / b) for a, b in zip(p[d], q[d])) / len(p[d]))
+            for d in DIMS}
+
+
+def fitted_range(base, archs) -> Dict[str, Tuple[float, float]]:
+    """Per dimension, the span of ``archs`` (the candidates a strategy was fitted on) as
+    multiples of ``base``'s value."""
+    fs = [factors(a, base) for a in archs]
+    return {d: (min(f[d] for f in fs), max(f[d] for f in fs)) for d in DIMS}
+
+
+def far_outside_notes(strategy: Strategy, arch, base) -> list:
+    """One warning per dimension of ``arch`` (relative to ``base``) far outside the range the
+    strategy was fitted on."""
+    f = factors(arch, base)
+    return [f'warning: {d} is x{f[d]:.3g} of the base ({describe(arch)} from {describe(base)}), '
+            f'far outside the range the strategy {strategy.name or ""} was fitted on '
+            f'(x{lo:.3g} to x{hi:.3g}); the strategy is extrapolated here'
+            for d, (lo, hi) in strategy.outside_fitted_range(f).items()]

@@ -21,6 +21,8 @@ The file format (YAML, or JSON, which YAML reads too)::
     base: {arch: {...}, img_size: 32, patch_size: 4}   # the model it was found on
     found_on: {budget: flops, device: null, data: digits, command: ...}
     scale_range: [0.001, 1000]    # optional: the s the scaler may use
+    fitted_range:                 # optional: each dimension's span over the candidates the
+      depth: [0.75, 1.17]         # strategy was fitted on, as multiples of the base's value
 
 A dimension left out of ``rates`` keeps its base value. Each rounding rule may also set ``min``
 and ``max`` (defaults: ``min`` is one multiple, no ``max``).
@@ -37,7 +39,7 @@ from ..fileio import write_atomically
 
 # The study's dimensions: input resolution I, depth d, heads h, per-head dim e, MLP ratio r.
 DIMS = ('img_size', 'depth', 'num_heads', 'head_dim', 'mlp_ratio')
-FAMILIES = ('deit', 'pit')
+FAR_OUTSIDE = 1.5  # a scaled dimension this far beyond the fitted range is warned about
 DEFAULT_ROUNDING = {
     'img_size': {'multiple': 'patch'},
     'depth': {'multiple': 1},
@@ -103,6 +105,7 @@ class Strategy:
     found_on: Dict[str, Any] = field(default_factory=dict)
     scale_range: Tuple[float, float] = DEFAULT_SCALE_RANGE
     notes: str = ''
+    fitted_range: Dict[str, Tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self):
         # Validation lives in ``from_dict``; here only complete the rounding table.
@@ -119,7 +122,7 @@ class Strategy:
     def replace(self, **changes) -> 'Strategy':
         d = dict(rates=self.rates, family=self.family, rounding=self.rounding, name=self.name,
                  base=self.base, found_on=self.found_on, scale_range=self.scale_range,
-                 notes=self.notes)
+                 notes=self.notes, fitted_range=self.fitted_range)
         d.update(changes)
         return Strategy(**d)
 
@@ -134,20 +137,34 @@ class Strategy:
             d['found_on'] = self.found_on
         if self.notes:
             d['notes'] = self.notes
+        if self.fitted_range:
+            d['fitted_range'] = {k: [round(v, 4) for v in r] for k, r in self.fitted_range.items()}
         return d
+
+    def outside_fitted_range(self, factors: Dict[str, float]) -> Dict[str, Tuple[float, float]]:
+        """The dimensions whose ``factors`` (scaled value / base value) lie more than
+        ``FAR_OUTSIDE`` times beyond the range the strategy was fitted on, with that range."""
+        far = {}
+        for d, (lo, hi) in self.fitted_range.items():
+            f = factors.get(d)
+            if f is not None and not lo / FAR_OUTSIDE <= f <= hi * FAR_OUTSIDE:
+                far[d] = (lo, hi)
+        return far
 
     @classmethod
     def from_dict(cls, d: Any, where: str = 'strategy') -> 'Strategy':
         if not isinstance(d, Mapping):
             raise StrategyError(f'{where}: expected a mapping with a "rates" field, got '
                                 f'{type(d).__name__}')
-        known = {'name', 'family', 'rates', 'rounding', 'base', 'found_on', 'scale_range', 'notes'}
+        from ..families import family_names
+        known = {'name', 'family', 'rates', 'rounding', 'base', 'found_on', 'scale_range', 'notes',
+                 'fitted_range'}
         unknown = sorted(set(d) - known)
         if unknown:
             raise _error(where, unknown[0], d[unknown[0]], f'unknown field; known: {sorted(known)}')
         family = d.get('family', 'deit')
-        if family not in FAMILIES:
-            raise _error(where, 'family', family, f'choose one of {FAMILIES}')
+        if family not in family_names():
+            raise _error(where, 'family', family, f'choose one of {list(family_names())}')
         rates = d.get('rates')
         if not isinstance(rates, Mapping) or not rates:
             raise _error(where, 'rates', rates, f'expected a mapping of some of {DIMS} to numbers')
@@ -173,9 +190,19 @@ class Strategy:
         for key in ('name', 'notes'):
             if not isinstance(d.get(key, ''), str):
                 raise _error(where, key, d[key], 'expected a string')
+        fitted = d.get('fitted_range') or {}
+        if not isinstance(fitted, Mapping):
+            raise _error(where, 'fitted_range', fitted, 'expected a mapping of dimensions')
+        for k, r in fitted.items():
+            if k not in DIMS:
+                raise _error(where, f'fitted_range.{k}', r, f'unknown dimension; choose from {DIMS}')
+            if (not isinstance(r, (list, tuple)) or len(r) != 2
+                    or not all(_number(v) and v > 0 for v in r) or r[0] > r[1]):
+                raise _error(where, f'fitted_range.{k}', r, 'expected [low, high], 0 < low <= high')
         return cls(rates=dict(rates), family=family, rounding=rounding, name=d.get('name', ''),
                    base=dict(d.get('base', {})), found_on=dict(d.get('found_on', {})),
-                   scale_range=tuple(float(v) for v in scale_range), notes=d.get('notes', ''))
+                   scale_range=tuple(float(v) for v in scale_range), notes=d.get('notes', ''),
+                   fitted_range={k: (float(r[0]), float(r[1])) for k, r in fitted.items()})
 
 
 def _rounding(where: str, dim: str, rule: Any) -> Rounding:

@@ -15,26 +15,34 @@ from ..cost.analytic import analytic_cost
 from .budget import Budget, format_cost, make_cost
 from .scaler import UnreachableBudget, scale
 from .space import describe, family_of
-from .strategy import Rounding, Strategy
+from ..families import get_family
+from .strategy import NAMED_MULTIPLES, Rounding, Strategy
+
+
+def transfer(strategy: Strategy, family: str) -> Strategy:
+    """A strategy re-expressed for another family: the same rates on that family's dimensions
+    (PiT: per-stage depths, heads h-2h-4h) and inputs rounded on its grid (PiT's stride)."""
+    if strategy.family == family:
+        return strategy
+    rounding = dict(strategy.rounding)
+    named = get_family(family).img_rounding
+    r = rounding['img_size']
+    if r.multiple in NAMED_MULTIPLES and r.multiple != named:
+        rounding['img_size'] = Rounding(named, r.min, r.max)
+    return strategy.replace(family=family, rounding=rounding,
+                            name=f'{strategy.name or "strategy"}-to-{family}',
+                            notes=(strategy.notes + ' ' if strategy.notes else '') +
+                            f'Transferred from {strategy.family} to {family}: the same rates on '
+                            f'its dimensions, inputs rounded to its {named} grid.')
 
 
 def to_pit(strategy: Strategy) -> Strategy:
     """A DeiT strategy re-expressed for PiT (a PiT strategy is returned unchanged)."""
-    if strategy.family == 'pit':
-        return strategy
-    rounding = dict(strategy.rounding)
-    if rounding['img_size'].multiple == 'patch':
-        r = rounding['img_size']
-        rounding['img_size'] = Rounding('stride', r.min, r.max)
-    return strategy.replace(family='pit', rounding=rounding,
-                            name=f'{strategy.name or "strategy"}-to-pit',
-                            notes=(strategy.notes + ' ' if strategy.notes else '') +
-                            f'Transferred from {strategy.family} to PiT: per-stage depths, '
-                            'heads h-2h-4h, input on the stride grid.')
+    return transfer(strategy, 'pit')
 
 
 def _applicable(strategy: Strategy, base) -> Strategy:
-    return to_pit(strategy) if family_of(base) == 'pit' else strategy
+    return transfer(strategy, family_of(base))
 
 
 def cross_device(base, strategies: Mapping[str, Strategy], budgets: Mapping[str, Budget],

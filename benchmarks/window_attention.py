@@ -1,0 +1,89 @@
+"""Windowed against global attention in DeiTScaled: latency at batch 1 (interleaved rounds) and
+the peak memory of one training step (forward + backward, batch 1, each in a fresh process).
+
+    .venv/bin/python benchmarks/window_attention.py [--threads 2] [--rounds 5]
+        [--sizes 256x192 512x384 1024x768] [--archs deit-tiny deit-small]
+
+Kinds: ``global`` (every block global), ``window`` (every block in 14 x 14 windows), ``vitdet``
+(14 x 14 windows with blocks 2, 5, 8, 11 global, ViTDet's layout). Same weight shapes throughout.
+"""
+import argparse
+import os
+import resource
+import subprocess
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from side_by_side import compare  # noqa: E402
+
+from vit_scaled import DeiTScaled  # noqa: E402
+
+KINDS = {
+    'global': {},
+    'window': dict(window_size=14),
+    'vitdet': dict(window_size=14, window_block_indexes=[0, 1, 3, 4, 6, 7, 9, 10]),
+}
+
+
+def build(arch: str, size, kind: str) -> DeiTScaled:
+    return DeiTScaled(arch=arch, img_size=size, with_cls_token=False, out_type='featmap',
+                      **KINDS[kind])
+
+
+def rss_mb() -> float:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
+
+
+def probe(arch: str, size, kind: str) -> float:
+    """MB above the resident memory before the step that one training step peaks at."""
+    model = build(arch, size, kind).train()
+    x = torch.randn(1, 3, *size)
+    model(x)[0].mean().backward()  # a first step: lazily allocated buffers, thread pools
+    model.zero_grad(set_to_none=False)
+    before = rss_mb()
+    model(x)[0].mean().backward()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+
+
+def peak_mb(arch: str, size, kind: str, threads: int) -> float:
+    out = subprocess.run([sys.executable, __file__, '--probe', arch, f'{size[0]}x{size[1]}', kind,
+                          '--threads', str(threads)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--rounds', type=int, default=5)
+    p.add_argument('--sizes', nargs='+', default=['256x192', '512x384', '1024x768'])
+    p.add_argument('--archs', nargs='+', default=['deit-tiny', 'deit-small'])
+    p.add_argument('--probe', nargs=3, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.probe:
+        arch, size, kind = args.probe
+        print(probe(arch, tuple(int(v) for v in size.split('x')), kind))
+        return
+    print(f'torch {torch.__version__}, {args.threads} threads, batch 1; latency: median of '
+          f'{args.rounds} interleaved rounds; ratio: median of the rounds\' own global/other ratios')
+    print(f'{"arch":<11} {"input":<9} {"kind":<7} {"latency ms":>10} {"speed-up":>8} '
+          f'{"train-step peak MB":>18} {"memory ratio":>12}')
+    for arch in args.archs:
+        for s in args.sizes:
+            size = tuple(int(v) for v in s.split('x'))
+            models = {k: build(arch, size, k).eval() for k in KINDS}
+            r = compare(models, lambda bs: torch.randn(bs, 3, *size), batch_sizes=(1,),
+                        rounds=args.rounds, min_time=0.3)[1]
+            mem = {k: peak_mb(arch, size, k, args.threads) for k in KINDS}
+            for k in KINDS:
+                each = [g / o for g, o in zip(r['_samples'][k], r['_samples']['global'])]
+                speed = sorted(each)[len(each) // 2]
+                print(f'{arch:<11} {s:<9} {k:<7} {1000 / r[k]:>10.1f} {speed:>8.2f} '
+                      f'{mem[k]:>18.0f} {mem[k] / mem["global"]:>12.2f}', flush=True)
+
+
+if __name__ == '__main__':
+    main()

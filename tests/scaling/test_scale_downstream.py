@@ -1,0 +1,62 @@
+"""``tools/scale.py`` on every downstream config of the repo writes a config whose whole model
+(backbone, neck, head) builds and runs a forward pass with the new width and depth."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+
+from vit_scaled.families import family_of
+from vit_scaled.scaling import configs
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DOWNSTREAM = sorted(p for d in ('deformable_detr', 'vitpose', 'timesformer')
+                    for p in glob.glob(osp.join(ROOT, 'configs', d, '*.py')))
+STRATEGY = osp.join(ROOT, 'configs', 'scaling', 'deit_digits_flops.yaml')
+
+
+def forward(model, scope, x):
+    """One forward pass of a whole downstream model in its 'tensor' mode."""
+    if scope == 'mmdet':
+        from mmdet.structures import DetDataSample
+        shape = tuple(x.shape[-2:])
+        samples = [DetDataSample(metainfo=dict(img_shape=shape, batch_input_shape=shape,
+                                               pad_shape=shape, scale_factor=(1.0, 1.0)))
+                   for _ in range(x.shape[0])]
+        return model(x, samples, mode='tensor')
+    if scope == 'mmaction':
+        feats = model(x[:, None], None, mode='tensor')       # (B, clips, C, T, H, W) in
+        return model.cls_head(feats[0] if isinstance(feats, tuple) else feats)
+    return model(x, None, mode='tensor')
+
+
+def _leaves(out):
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, (list, tuple)):
+        return [t for o in out for t in _leaves(o)]
+    if isinstance(out, dict):
+        return [t for o in out.values() for t in _leaves(o)]
+    return []
+
+
+@pytest.mark.parametrize('config', DOWNSTREAM, ids=lambda p: osp.relpath(p, ROOT))
+@torch.no_grad()
+def test_scaled_downstream_config_builds_and_runs(config, run_script, build_from_config,
+                                                  tmp_path):
+    out = tmp_path / 'scaled.py'
+    code, stdout, err = run_script('tools/scale.py', config, '--strategy', STRATEGY,
+                                   '--budget', 'flops=2x', '--out', out)
+    assert code in (0, None), err
+    base = configs.load_base(config)[1]
+    cfg, model = build_from_config(str(out))
+    arch = model.backbone.arch
+    assert arch == configs.arch_of(cfg)
+    assert family_of(arch).num_layers(arch) != family_of(base).num_layers(base) or \
+        arch.embed_dims != base.embed_dims           # the model did change
+    model.eval()
+    x = family_of(arch).example_input(arch, 1)
+    if cfg.default_scope == 'mmdet':
+        x = torch.randn(1, 3, 128, 160)                 # any size: a detector resizes its embedding
+    leaves = _leaves(forward(model, cfg.default_scope, x))
+    assert leaves and all(torch.isfinite(t).all() for t in leaves)

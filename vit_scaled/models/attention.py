@@ -1,0 +1,193 @@
+"""Multi-head self-attention, global or within windows, as one module.
+
+- Global: one ``F.scaled_dot_product_attention`` over all tokens (PyTorch's fused CPU kernel).
+- Windows (``window=(wh, ww)`` tokens, ViTDet / Swin): the token grid is padded at the bottom and
+  right to a multiple of the window, split into windows, and each window attends within itself.
+  Padded tokens are masked out of the keys, so they never receive attention weight (ViTDet and
+  Swin leave them in as zeros that real tokens attend to).
+- ``shift``: Swin's shifted windows. The padded grid is rolled by ``-(wh // 2, ww // 2)`` before
+  partitioning and back after; region masks keep tokens from attending across the wrap-around.
+- ``pool``: ViTPose's pooling windows. Each window's real tokens are averaged to one key and one
+  value (of the shifted partition in a shifted block), and the pooled keys and values of all
+  windows are appended to every window's own (queries unchanged). Pooling k and v equals
+  projecting the pooled tokens: the projection is affine.
+- ``rel_pos_size``: ViTDet's / SAM's decomposed relative position: per block two tables of
+  ``2 * size - 1`` entries (rows, columns), sized for the window or the training grid,
+  zero-initialised, interpolated when the attended size differs. The bias uses the unscaled
+  query, as SAM does; prefix (class) tokens and pooled keys get none.
+
+Masks and biases go into SDPA's ``attn_mask``; a block without either keeps the fused kernel.
+"""
+import functools
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Size = Tuple[int, int]
+
+
+def rel_pos_table(table: torch.Tensor, q_len: int, k_len: int) -> torch.Tensor:
+    """(q_len, k_len, e) embeddings of the offsets ``q - k`` from a (2 * size - 1, e) table,
+    linearly interpolated when the table was made for another size."""
+    n = 2 * max(q_len, k_len) - 1
+    if table.shape[0] != n:
+        table = F.interpolate(table.t()[None].float(), size=n, mode='linear',
+                              align_corners=False)[0].t().to(table.dtype)
+    q = torch.arange(q_len, device=table.device)[:, None] * max(k_len / q_len, 1.0)
+    k = torch.arange(k_len, device=table.device)[None, :] * max(q_len / k_len, 1.0)
+    return table[(q - k + (k_len - 1) * max(q_len / k_len, 1.0)).long()]
+
+
+def rel_pos_bias(q: torch.Tensor, size: Size, rel_h: torch.Tensor, rel_w: torch.Tensor
+                 ) -> torch.Tensor:
+    """Decomposed relative-position bias (..., H*W, H*W) for queries ``q`` (..., H*W, e) of an
+    H x W grid attending to the same grid."""
+    h, w = size
+    r = q.reshape(*q.shape[:-2], h, w, q.shape[-1])
+    bias_h = torch.einsum('...hwc,hkc->...hwk', r, rel_pos_table(rel_h, h, h))
+    bias_w = torch.einsum('...hwc,wkc->...hwk', r, rel_pos_table(rel_w, w, w))
+    bias = bias_h[..., :, :, :, None] + bias_w[..., :, :, None, :]
+    return bias.reshape(*q.shape[:-2], h * w, h * w)
+
+
+def _bands(n: int, window: int, shift: int):
+    if shift == 0:  # a window of one token along this axis: nothing rolls
+        return (slice(0, n),)
+    return slice(0, n - window), slice(n - window, n - shift), slice(n - shift, n)
+
+
+@functools.lru_cache(maxsize=32)
+def window_layout(grid: Size, window: Size, shift: bool):
+    """For an H x W grid in windows: ``(padded grid, real, allowed)``. ``real`` (nW, L) marks the
+    tokens that are not padding, per window of the (rolled) padded grid; ``allowed`` (nW, L, L)
+    is None when every pair may attend, else the pairs in the same shift region whose key is
+    real (and each query with itself, so that no row is empty: padded queries are cropped)."""
+    (H, W), (wh, ww) = grid, window
+    Hp, Wp = -(-H // wh) * wh, -(-W // ww) * ww
+    real = torch.zeros(Hp, Wp, dtype=torch.bool)
+    real[:H, :W] = True
+    region = torch.zeros(Hp, Wp, dtype=torch.long)
+    if shift:
+        sh, sw = wh // 2, ww // 2
+        real = real.roll((-sh, -sw), dims=(0, 1))
+        # Swin's three bands per axis, in the rolled frame: the last band is what wrapped around.
+        for i, rows in enumerate(_bands(Hp, wh, sh)):
+            for j, cols in enumerate(_bands(Wp, ww, sw)):
+                region[rows, cols] = 3 * i + j
+    nh, nw = Hp // wh, Wp // ww
+
+    def windows(t):
+        return t.view(nh, wh, nw, ww).transpose(1, 2).reshape(nh * nw, wh * ww)
+
+    real, region = windows(real), windows(region)
+    if bool(real.all()) and not shift:
+        return (Hp, Wp), real, None
+    allowed = (region[:, :, None] == region[:, None, :]) & real[:, None, :]
+    allowed |= torch.eye(wh * ww, dtype=torch.bool)
+    return (Hp, Wp), real, allowed
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over (B, N, C) tokens; ``grid`` (H, W) of the last H*W tokens
+    (after ``num_prefix_tokens`` prefix tokens) is needed by windows and relative position.
+
+    Args:
+        window: (wh, ww) tokens, or None for global attention.
+        shift: roll the grid by half a window first (Swin).
+        pool: append every window's pooled key and value to each window (ViTPose).
+        rel_pos_size: (h, w) the relative-position tables are made for; None: no such bias.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, qkv_bias: bool = True,
+                 attn_drop: float = 0., proj_drop: float = 0., window: Optional[Sequence[int]] = None,
+                 shift: bool = False, pool: bool = False,
+                 rel_pos_size: Optional[Sequence[int]] = None, num_prefix_tokens: int = 0):
+        super().__init__()
+        if window is None and (shift or pool):
+            raise ValueError('shift and pool need a window')
+        if window is not None and num_prefix_tokens:
+            raise ValueError('windowed attention has no place for prefix (class) tokens')
+        self.num_heads = num_heads
+        self.head_dim = embed_dims // num_heads
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.attn_drop = attn_drop
+        self.proj_drop = nn.Dropout(proj_drop) if proj_drop > 0 else None
+        self.window = tuple(window) if window is not None else None
+        self.shift, self.pool = shift, pool
+        self.num_prefix_tokens = num_prefix_tokens
+        if rel_pos_size is not None:
+            h, w = rel_pos_size
+            self.rel_pos_h = nn.Parameter(torch.zeros(2 * h - 1, self.head_dim))
+            self.rel_pos_w = nn.Parameter(torch.zeros(2 * w - 1, self.head_dim))
+        else:
+            self.rel_pos_h = self.rel_pos_w = None
+
+    def extra_repr(self) -> str:
+        kind = 'global' if self.window is None else f'window={self.window}'
+        return (f'heads={self.num_heads}, {kind}' + (', shift' if self.shift else '')
+                + (', pool' if self.pool else '')
+                + (', rel_pos' if self.rel_pos_h is not None else ''))
+
+    def _sdpa(self, q, k, v, mask=None):
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.attn_drop if self.training else 0.)
+
+    def forward(self, x: torch.Tensor, grid: Optional[Sequence[int]] = None) -> torch.Tensor:
+        if self.window is not None:
+            x = self._windows(x, tuple(grid))
+        else:
+            x = self._global(x, grid)
+        return x if self.proj_drop is None else self.proj_drop(x)
+
+    def _global(self, x, grid):
+        B, N, C = x.shape
+        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+        mask = None
+        if self.rel_pos_h is not None:
+            P = self.num_prefix_tokens
+            mask = F.pad(rel_pos_bias(q[:, :, P:], tuple(grid), self.rel_pos_h, self.rel_pos_w),
+                         (P, 0, P, 0))
+        x = self._sdpa(q, k, v, mask)
+        return self.proj(x.transpose(1, 2).reshape(B, N, C))
+
+    def _windows(self, x, grid):
+        B, N, C = x.shape
+        (H, W), (wh, ww) = grid, self.window
+        (Hp, Wp), real, allowed = window_layout(grid, self.window, self.shift)
+        nh, nw, L = Hp // wh, Wp // ww, wh * ww
+        x = x.view(B, H, W, C)
+        if (Hp, Wp) != (H, W):
+            x = F.pad(x, (0, 0, 0, Wp - W, 0, Hp - H))
+        if self.shift:
+            x = x.roll((-(wh // 2), -(ww // 2)), dims=(1, 2))
+        x = x.view(B, nh, wh, nw, ww, C).transpose(2, 3).reshape(B, nh * nw, L, C)
+        # (B, nW, L, 3C) -> q, k, v of (B, nW, heads, L, e)
+        q, k, v = self.qkv(x).view(B, nh * nw, L, 3, self.num_heads, -1).permute(
+            3, 0, 1, 4, 2, 5).unbind(0)
+        mask = None
+        if allowed is not None:
+            mask = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill_(
+                ~allowed.to(q.device), float('-inf'))[:, None]  # (nW, 1, L, L)
+        if self.rel_pos_h is not None:
+            bias = rel_pos_bias(q, self.window, self.rel_pos_h, self.rel_pos_w)
+            mask = bias if mask is None else bias + mask
+        if self.pool:
+            w = real.to(q.device, q.dtype)[:, None, :, None]           # (nW, 1, L, 1)
+            k_pool = (k * w).sum(3) / w.sum(2)                         # (B, nW, heads, e)
+            v_pool = (v * w).sum(3) / w.sum(2)
+            extra = lambda t: t.transpose(1, 2)[:, None].expand(-1, nh * nw, -1, -1, -1)  # noqa: E731
+            k = torch.cat([k, extra(k_pool)], dim=3)
+            v = torch.cat([v, extra(v_pool)], dim=3)
+            if mask is not None:  # pooled keys: no bias, never masked
+                mask = F.pad(mask, (0, nh * nw))
+        x = self._sdpa(q, k, v, mask)                                  # (B, nW, heads, L, e)
+        x = self.proj(x.transpose(2, 3).reshape(B, nh * nw, L, C))
+        x = x.view(B, nh, nw, wh, ww, C).transpose(2, 3).reshape(B, Hp, Wp, C)
+        if self.shift:
+            x = x.roll((wh // 2, ww // 2), dims=(1, 2))
+        if (Hp, Wp) != (H, W):
+            x = x[:, :H, :W]
+        return x.reshape(B, H * W, C)
