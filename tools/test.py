@@ -9,7 +9,9 @@ import os.path as osp
 from mmengine.config import DictAction
 
 import vit_scaled  # noqa: F401  (registers the modules; checkpoint shims before any load)
-from vit_scaled.launch import LAUNCHERS, build_runner, load_config
+from vit_scaled.cli import run_cli
+from vit_scaled.launch import LAUNCHERS, BadConfig, build_runner, load_config
+from vit_scaled.models.checkpoint import UnreadableCheckpoint
 
 
 def parse_args():
@@ -29,11 +31,12 @@ def parse_args():
 def main():
     args = parse_args()
     if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint={args.checkpoint!r} does not exist')
+        raise BadConfig(f'checkpoint {args.checkpoint!r} does not exist')
     cfg = load_config(args.config, args.work_dir, args.cfg_options, args.launcher)
     cfg.load_from = args.checkpoint
-    build_runner(cfg).test()
+    build_runner(cfg, loops=('test',)).test()
 
 
 if __name__ == '__main__':
-    main()
+    # A bad config or checkpoint: one line and status 2; a failure while testing: a traceback.
+    run_cli(main, BadConfig, UnreadableCheckpoint)

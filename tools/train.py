@@ -8,7 +8,9 @@ import os
 from mmengine.config import DictAction
 
 import vit_scaled  # noqa: F401  (registers the modules; checkpoint shims before any load)
-from vit_scaled.launch import LAUNCHERS, build_runner, load_config, set_resume
+from vit_scaled.cli import run_cli
+from vit_scaled.launch import LAUNCHERS, BadConfig, build_runner, load_config, set_resume
+from vit_scaled.models.checkpoint import UnreadableCheckpoint
 
 
 def parse_args():
@@ -35,8 +37,9 @@ def main():
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    build_runner(cfg).train()
+    build_runner(cfg, loops=('train', 'val')).train()
 
 
 if __name__ == '__main__':
-    main()
+    # A bad config or checkpoint: one line and status 2; a failure while training: a traceback.
+    run_cli(main, BadConfig, UnreadableCheckpoint)

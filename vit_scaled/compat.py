@@ -39,6 +39,26 @@ def _history_buffer_getattr(obj, name):
                        'methods of mmengine\'s HistoryBuffer are allowed')
 
 
+def checkpoint_errors_without_unsafe_advice() -> None:
+    """mmengine 0.10.7's local checkpoint loader (what ``load_from``, ``--resume``, ``init_cfg``
+    and ``load_checkpoint`` go through) calls ``torch.load`` bare. On a corrupt or truncated file,
+    and on a file that asks to run code, torch's message advises re-running with
+    ``weights_only=False``: advice that would let a crafted checkpoint run code. We register a
+    local loader that loads weights-only and says what is wrong with the file
+    (``models.checkpoint.load_file``). Delete when neither mmengine nor torch gives that advice."""
+    import os.path as osp
+
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    @CheckpointLoader.register_scheme(prefixes='', force=True)
+    def load_from_local(filename, map_location):
+        from .models.checkpoint import load_file  # on use: compat runs before the models import
+        filename = osp.expanduser(filename)
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
+        return load_file(filename, map_location)
+
+
 class _MissingDRN:
     """Stands in for mmaction2's DRN, whose code the 1.2.0 release does not ship."""
 
@@ -87,5 +107,6 @@ def atomic_local_writes() -> None:
 
 
 allow_mmengine_checkpoints()
+checkpoint_errors_without_unsafe_advice()
 patch_mmaction_drn()
 atomic_local_writes()

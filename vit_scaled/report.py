@@ -173,8 +173,8 @@ def entry_from_run(scalars_path: str, measure: bool = False, group: str = '') ->
         with open(result) as f:
             e.latency_ms = json.load(f).get('latency_ms')
     if measure:
-        from .scaling.budget import fastest_ms, measured_latency
-        e.latency_ms = fastest_ms(measured_latency(arch, rounds=5))
+        from .cost.measure import measured_latency
+        e.latency_ms = measured_latency(arch, rounds=5).fastest_round_ms
     return e
 
 

@@ -45,14 +45,13 @@ def _fresh(root, code):
     return proc.stdout
 
 
-def test_mmaction_models_import_in_a_fresh_process(root):
-    _fresh(root, 'import vit_scaled, mmaction.models')
-
-
-def test_mmaction_config_builds_in_a_fresh_process(root, configs_dir):
-    """The config's own route: custom_imports, then mmaction's scope and registry."""
+def test_mmaction_models_import_and_config_build_in_a_fresh_process(root, configs_dir):
+    """``import mmaction.models`` first thing in a new interpreter, then the config's own route:
+    custom_imports, mmaction's scope and registry. (One process for both: starting one costs
+    tens of seconds on a busy 2-core machine.)"""
     config = first_config(configs_dir, 'timesformer')
     out = _fresh(root, f"""
+import vit_scaled, mmaction.models
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings

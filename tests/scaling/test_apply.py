@@ -9,9 +9,9 @@ from mmengine.registry import MODELS
 
 from vit_scaled.arch import deit_arch
 from vit_scaled.cost.analytic import analytic_cost
+from vit_scaled.cost.measure import paired_ratio
 from vit_scaled.scaling import configs
 from vit_scaled.scaling.apply import scale_config
-from vit_scaled.scaling.budget import paired_ratio
 
 STRATEGY = """name: test-compound
 family: deit

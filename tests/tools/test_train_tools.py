@@ -1,5 +1,6 @@
 """tools/train.py and tools/test.py on a real config: checkpoints save, load and resume under
-torch's default ``weights_only=True``, and a 2-process (gloo) run works on CPUs."""
+torch's default ``weights_only=True``, a 2-process (gloo) run works on CPUs, and a bad config,
+option or checkpoint ends the tool with one ``error:`` line and status 2."""
 import glob
 import os
 import os.path as osp
@@ -86,3 +87,63 @@ def test_dist_train_two_cpu_processes_then_test(tmp_path, run, root, digits_conf
     out = run('tools/test.py', config, ckpt, '--work-dir', str(tmp_path / 'test'),
               '--cfg-options', *SMALL)
     assert 'accuracy/top1' in out
+
+
+def test_bad_option_in_a_fresh_process_is_one_error_line_and_status_2(tmp_path, root,
+                                                                      digits_config):
+    proc = subprocess.run([sys.executable, 'tools/train.py', digits_config, '--work-dir',
+                           str(tmp_path), '--cfg-options', 'model.backbone.arch=deit-huge'],
+                          cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f'error: {digits_config}: ') and "arch='deit-huge'" in line, line
+
+
+@pytest.fixture
+def fail(run_script):
+    """``fail('tools/x.py', *args)``: the tool (in this process: a new one costs most of a
+    minute on a busy machine; the test above runs one) ends with status 2 and an ``error: ...``
+    line on stderr, and no traceback; returns that line."""
+    def fail(*args):
+        code, out, err = run_script(*args)
+        assert code == 2, out[-2000:] + err[-3000:]
+        lines = err.strip().splitlines()
+        assert 'Traceback' not in err and lines[-1].startswith('error: '), err
+        return lines[-1]
+    return fail
+
+
+@pytest.mark.parametrize('tool', ['tools/train.py', 'tools/test.py'])
+def test_missing_config_is_one_error_line(tmp_path, fail, tool):
+    missing = str(tmp_path / 'missing.py')
+    checkpoint = [] if tool == 'tools/train.py' else [__file__]  # any file: the config is first
+    assert f"config '{missing}' does not exist" in fail(tool, missing, *checkpoint)
+
+
+@pytest.mark.parametrize('option, says', [
+    ('model.backbon.arch=deit-small', "unexpected keyword argument 'backbon'"),  # a mistyped key
+    ('train_cfg.max_epochs=abc', "train_cfg or train_dataloader: ValueError: invalid literal for "
+                                 "int() with base 10: 'abc'"),  # a value the loop refuses
+    ('train_dataloader.dataset.split=tset', "split='tset'"),      # a value the data set refuses
+])
+def test_bad_cfg_option_is_one_error_line(tmp_path, fail, digits_config, option, says):
+    line = fail('tools/train.py', digits_config, '--work-dir', str(tmp_path),
+                '--cfg-options', option)
+    assert line.startswith(f'error: {digits_config}: ') and says in line, line
+    assert not list(tmp_path.glob('*.pth'))  # nothing trained
+
+
+def test_test_and_resume_from_a_truncated_checkpoint_is_one_error_line(tmp_path, fail,
+                                                                       digits_config):
+    torch.save({'state_dict': {'w': torch.zeros(1000)}, 'meta': {}}, tmp_path / 'whole.pth')
+    data = (tmp_path / 'whole.pth').read_bytes()
+    broken = tmp_path / 'epoch_1.pth'
+    broken.write_bytes(data[:len(data) // 2])
+    line = fail('tools/test.py', digits_config, str(broken), '--work-dir', str(tmp_path / 't'),
+                '--cfg-options', *SMALL)
+    assert f"checkpoint '{broken}' is not a readable checkpoint" in line
+    assert 'weights_only' not in line
+    line = fail('tools/train.py', digits_config, '--work-dir', str(tmp_path), '--resume',
+                str(broken), '--cfg-options', *SMALL, 'train_cfg.max_epochs=2')
+    assert f"checkpoint '{broken}' is not a readable checkpoint" in line

@@ -7,19 +7,24 @@ do, so a spread above ``max_spread`` (5 %) means the machine is too noisy to tru
 the result says so and a ``NoisyMeasurementWarning`` is raised. On a GPU every call is
 synchronised before the clock is read.
 
+Several models can be timed with their calls interleaved (``time_interleaved``), so that whatever
+else the machine does slows them alike: ``paired_ratio`` compares two architectures that way, and
+``DriftCorrected`` expresses every latency in the conditions of a first, reference measurement.
+
 ``clock='cpu'`` reads the calling thread's CPU time instead of the wall clock. With one thread that
 is the latency the call would have on an idle machine, which makes measurements on a shared
 machine repeatable (time spent descheduled is not counted); it is refused for more threads.
 """
 import contextlib
 import dataclasses
+import functools
 import os
 import statistics
 import tempfile
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -53,6 +58,12 @@ class Measurement:
     @property
     def latency_ms(self) -> float:
         return statistics.median(self.round_ms)
+
+    @property
+    def fastest_round_ms(self) -> float:
+        """The fastest round's median call: on a shared machine other work only ever adds time,
+        so the least disturbed round is the most repeatable figure (``timeit``'s reasoning)."""
+        return min(self.round_ms)
 
     @property
     def spread(self) -> float:
@@ -105,22 +116,47 @@ def iters_for(round_s: float, per_call_s: float) -> int:
     return max(3, min(200, int(round_s / max(per_call_s, 1e-6))))
 
 
-def time_calls(run: Callable[[], Any], sync: Callable[[], None] = lambda: None, *,
-               warmup: int = 10, rounds: int = 5, iters: Optional[int] = None,
-               round_s: float = 0.5, clock: Callable[[], float] = time.perf_counter
-               ) -> Tuple[List[List[float]], int]:
-    """Milliseconds of each call of ``run``, per round; ``iters`` None sizes a round to
-    ``round_s``."""
-    def timed():
+def time_interleaved(runs: Sequence[Callable[[], Any]], sync: Callable[[], None] = lambda: None,
+                     *, warmup: int = 10, rounds: int = 5, iters: Optional[int] = None,
+                     round_s: float = 0.5, clock: Callable[[], float] = time.perf_counter
+                     ) -> Tuple[List[List[List[float]]], int]:
+    """The one timing loop: milliseconds of each call, ``times[round][run][call]``. Several runs
+    alternate call by call (A, B, A, B, ...), so that whatever else the machine does slows them
+    alike. ``iters`` None sizes a round (``iters`` calls of every run) to ``round_s``."""
+    def timed(run):
         t = clock()
         run()
         sync()
         return clock() - t
 
-    warm = [timed() for _ in range(max(warmup, 0 if iters else 1))]  # sizing needs one call
-    if iters is None:
-        iters = iters_for(round_s, statistics.median(warm[-3:]))
-    return [[1000 * timed() for _ in range(iters)] for _ in range(rounds)], iters
+    warm = [[timed(run) for run in runs] for _ in range(max(warmup, 0 if iters else 1))]
+    if iters is None:  # sizing needs at least one call of each run
+        iters = iters_for(round_s, sum(statistics.median(col[-3:]) for col in zip(*warm)))
+    times = []
+    for _ in range(rounds):
+        calls = [[] for _ in runs]
+        for _ in range(iters):
+            for run, ms in zip(runs, calls):
+                ms.append(1000 * timed(run))
+        times.append(calls)
+    return times, iters
+
+
+def time_calls(run: Callable[[], Any], sync: Callable[[], None] = lambda: None, *,
+               warmup: int = 10, rounds: int = 5, iters: Optional[int] = None,
+               round_s: float = 0.5, clock: Callable[[], float] = time.perf_counter
+               ) -> Tuple[List[List[float]], int]:
+    """Milliseconds of each call of one ``run``, per round (``time_interleaved`` of one run)."""
+    times, iters = time_interleaved([run], sync, warmup=warmup, rounds=rounds, iters=iters,
+                                    round_s=round_s, clock=clock)
+    return [calls for (calls,) in times], iters
+
+
+def median_round_ratio(times: List[List[List[float]]]) -> Tuple[float, float]:
+    """``(ratio, spread)`` of two interleaved runs (``time_interleaved([a, b])``): per round the
+    ratio of the median calls, b over a; the median of those ratios, and their max/min minus 1."""
+    ratios = [statistics.median(b) / statistics.median(a) for a, b in times]
+    return statistics.median(ratios), max(ratios) / min(ratios) - 1
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -215,3 +251,67 @@ def measure(model: nn.Module, x: torch.Tensor, *, backend: str = 'torch',
     if m.noisy:
         warnings.warn(noise_message(m), NoisyMeasurementWarning, stacklevel=2)
     return m
+
+
+# -- an architecture's backbone on this machine: what latency budgets and reports measure --------
+@functools.lru_cache(maxsize=4)  # the drift reference is measured again and again
+def build_backbone(arch) -> nn.Module:
+    """The backbone ``arch`` describes, in eval mode (weights as initialised), as its family
+    builds it."""
+    from ..families import family_of
+    return family_of(arch).build(arch).eval()
+
+
+def example_input(arch, batch_size: int = 1) -> torch.Tensor:
+    """What the backbone of ``arch`` takes (images, or clips for a video family)."""
+    from ..families import family_of
+    return family_of(arch).example_input(arch, batch_size)
+
+
+def measured_latency(arch, batch_size: int = 1, threads: Optional[int] = None, warmup: int = 5,
+                     rounds: int = 3, round_s: float = 0.25, clock: str = 'wall') -> Measurement:
+    """A ``Measurement`` of the backbone of ``arch`` on this machine (PyTorch, CPU); its
+    ``fastest_round_ms`` is the latency the scaler uses. ``clock='cpu'`` (one thread) counts only
+    the time the thread ran: what an idle machine would show, on a shared one."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', NoisyMeasurementWarning)  # the spread is reported instead
+        return measure(build_backbone(arch), example_input(arch, batch_size), threads=threads,
+                       warmup=warmup, rounds=rounds, round_s=round_s, clock=clock)
+
+
+def paired_ratio(reference, arch, rounds: int = 5, threads: Optional[int] = None,
+                 clock: str = 'wall', batch_size: int = 1, round_s: float = 0.3
+                 ) -> Tuple[float, float]:
+    """``(ratio, spread)``: latency of the backbone of ``arch`` over that of ``reference``, their
+    calls interleaved (``median_round_ratio`` of ``time_interleaved``)."""
+    runs = [torch_runner(build_backbone(a), example_input(a, batch_size)) for a in (reference, arch)]
+    with torch_threads(threads or default_threads()):
+        times, _ = time_interleaved(runs, warmup=5, rounds=rounds, round_s=round_s,
+                                    clock=CLOCKS[clock])
+    return median_round_ratio(times)
+
+
+class DriftCorrected:
+    """Measured latencies, all expressed in the machine's conditions of the first measurement.
+
+    On a shared machine the speed drifts with other work by tens of percent within seconds, so
+    two candidates measured a few seconds apart do not compare. The first architecture measured
+    (the base, for the scaler) becomes the reference; every later one is timed with its calls
+    alternating with the reference's (``paired_ratio``), and its latency is the reference's
+    fastest round times that ratio. On an idle machine this is the plain measurement.
+    """
+
+    def __init__(self, measure_fn: Callable, ratio_fn: Callable, rounds: int = 5):
+        self.measure_fn, self.ratio_fn, self.rounds = measure_fn, ratio_fn, rounds
+        self.reference = self.reference_ms = None
+        self.spreads: Dict[object, float] = {}
+
+    def __call__(self, arch) -> float:
+        if self.reference is None:
+            m = self.measure_fn(arch, self.rounds)
+            self.reference, self.reference_ms = arch, m.fastest_round_ms
+            self.spreads[arch] = m.spread
+        if arch == self.reference:
+            return self.reference_ms
+        ratio, self.spreads[arch] = self.ratio_fn(self.reference, arch, self.rounds)
+        return self.reference_ms * ratio

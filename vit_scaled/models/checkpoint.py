@@ -1,11 +1,77 @@
-"""Loading pretrained weights into the backbones: the project's own checkpoints and timm's."""
-from typing import Callable, Dict, Optional
+"""Loading pretrained weights into the backbones: the project's own checkpoints and timm's; and
+reading any checkpoint file safely, with errors that say what is wrong with the file."""
+import errno
+import os
+import pickle
+import re
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Optional
 
 import torch
 from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import CheckpointLoader
 
 StateDict = Dict[str, torch.Tensor]
+
+# torch's weights-only unpickler names what it refused: "GLOBAL io.open was not an allowed global"
+# or "GLOBAL os.system whose module os is blocked".
+_REFUSED = re.compile(r'GLOBAL (\S+) (?:was not an allowed global|whose module)')
+# What a file that torch.save did not write whole (or at all) raises on the way in.
+_BROKEN_ZIP = ('PytorchStreamReader', 'magic number', 'corrupt')
+
+
+class UnreadableCheckpoint(ValueError):
+    """A checkpoint file that is not loaded: corrupt, truncated or not written by ``torch.save``,
+    or asking to run code while loading, which torch's weights-only loading refuses."""
+
+
+def load_file(path: str, map_location: Any = 'cpu') -> Any:
+    """``torch.load(path, weights_only=True)``. Its failures become ``UnreadableCheckpoint``
+    naming the file and what is wrong with it; torch's own message advises turning the check off
+    (``weights_only=False``), which would let a crafted file run code, so it is not passed on."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        refused = _REFUSED.search(str(e))
+        if refused:
+            raise UnreadableCheckpoint(
+                f'checkpoint {path!r} is refused: loading it would call {refused.group(1)}, which '
+                'is not among what a checkpoint of weights holds (tensors, numbers, containers, '
+                "mmengine's training state); a file that needs it is not loaded") from None
+        raise UnreadableCheckpoint(_unreadable(path, _unpickler_reason(str(e)))) from None
+    except RuntimeError as e:
+        if not any(word in str(e) for word in _BROKEN_ZIP):
+            raise  # not the file's fault (e.g. a map_location this machine cannot honour)
+        raise UnreadableCheckpoint(_unreadable(path, str(e).split('. ')[0])) from None
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            raise  # the file system's fault (permissions, a missing file), said by the OS
+        # What torch's zip reader raises on some truncated files: "[Errno 22] Invalid argument".
+        raise UnreadableCheckpoint(_unreadable(path, 'its zip archive cannot be opened')) from None
+    except (EOFError, KeyError, ValueError, IndexError, UnicodeDecodeError) as e:
+        # What the legacy (non-zip) reader raises on bytes that are not a pickle stream.
+        reason = 'the file is empty' if _size(path) == 0 else f'{type(e).__name__}: {e}'
+        raise UnreadableCheckpoint(_unreadable(path, reason)) from None
+
+
+def _unreadable(path: str, reason: str) -> str:
+    return (f'checkpoint {path!r} is not a readable checkpoint ({reason}): the file is corrupt, '
+            'truncated (a save or a copy that did not finish) or was not written by torch.save; '
+            'save or copy it again')
+
+
+def _unpickler_reason(message: str) -> str:
+    """The unpickler's own words, without torch's advice around them."""
+    tail = message.split('WeightsUnpickler error:')[-1]
+    tail = tail.split('Check the documentation of torch.load')[0].strip()
+    return tail.splitlines()[0].strip() if tail else 'not a pickle stream torch can read'
+
+
+def _size(path: str) -> Optional[int]:
+    try:
+        return os.path.getsize(path)
+    except (OSError, TypeError):
+        return None
 
 
 def fit_prefix_tokens(tokens: torch.Tensor, n: int) -> torch.Tensor:
@@ -32,9 +98,15 @@ def read_state_dict(checkpoint: str, prefix: Optional[str] = None) -> StateDict:
         prefix = 'backbone.' if any(k.startswith('backbone.') for k in ckpt) else ''
     elif prefix and not prefix.endswith('.'):
         prefix += '.'
-    state = {k[len(prefix):]: v for k, v in ckpt.items() if k.startswith(prefix)}
+    state = OrderedDict((k[len(prefix):], v) for k, v in ckpt.items() if k.startswith(prefix))
     if not state:
         raise ValueError(f'checkpoint={checkpoint!r} has no weights under prefix={prefix!r}')
+    # The modules' own metadata (``state_dict()._metadata``, which torch.save and mmengine keep;
+    # DeiTScaled records its position grid there), re-keyed below the prefix like the weights.
+    meta = getattr(ckpt, '_metadata', None) or {}
+    state._metadata = OrderedDict(
+        (k[len(prefix):] if k.startswith(prefix) else '', v) for k, v in meta.items()
+        if k.startswith(prefix) or k == prefix[:-1])
     return state
 
 

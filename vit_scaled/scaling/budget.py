@@ -2,16 +2,16 @@
 
 Every cost kind is a callable ``arch -> float`` in the budget's unit: multiply-adds ("FLOPs", as the
 field counts them), parameters, or milliseconds per batch. Latency comes from a device model's
-roofline estimate, a fitted latency predictor, or a measurement on this machine; only the last is
-``expensive`` (the scaler then measures few candidates: bracket, bisect, refine).
+roofline estimate, a fitted latency predictor, or a measurement on this machine (``cost.measure``:
+drift-corrected, paired with the base); only the last is ``expensive`` (the scaler then measures
+few candidates: bracket, bisect, refine).
 """
-import functools
 import re
-import warnings
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
 from ..cost.analytic import analytic_cost
+from ..cost.measure import DriftCorrected, measured_latency, paired_ratio
 
 KINDS = ('flops', 'params', 'latency')
 MEASURED = 'measured'  # the --device name of "measure it on this machine"
@@ -114,99 +114,6 @@ class CostFn:
 
     def __repr__(self) -> str:
         return f'CostFn({self.label})'
-
-
-@functools.lru_cache(maxsize=4)  # the drift reference is measured again and again
-def build_backbone(arch):
-    """The backbone ``arch`` describes, in eval mode (weights as initialised)."""
-    from ..arch import DeiTArch, PiTArch
-    from ..models import DeiTScaled, PiTScaled
-    cls = {DeiTArch: DeiTScaled, PiTArch: PiTScaled}[type(arch)]
-    return cls(arch=arch, img_size=arch.img_size).eval()
-
-
-def fastest_ms(measurement) -> float:
-    """The fastest round's median call: on a shared machine other work only ever adds time, so
-    the least disturbed round is the most repeatable figure (``timeit``'s reasoning)."""
-    return min(measurement.round_ms)
-
-
-def measured_latency(arch, batch_size: int = 1, threads: Optional[int] = None, warmup: int = 5,
-                     rounds: int = 3, round_s: float = 0.25, clock: str = 'wall') -> 'object':
-    """A ``Measurement`` of the backbone of ``arch`` on this machine (PyTorch, CPU); its
-    ``fastest_ms`` is the latency the scaler uses. ``clock='cpu'`` (one thread) counts only the
-    time the thread ran: what an idle machine would show, on a shared one."""
-    import torch
-
-    from ..cost.measure import NoisyMeasurementWarning, measure
-    model = build_backbone(arch)
-    x = torch.randn(batch_size, arch.in_channels, *arch.img_size)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', NoisyMeasurementWarning)  # the spread is reported instead
-        return measure(model, x, threads=threads, warmup=warmup, rounds=rounds, round_s=round_s,
-                       clock=clock)
-
-
-def paired_ratio(reference, arch, rounds: int = 5, threads: Optional[int] = None,
-                 clock: str = 'wall', batch_size: int = 1, round_s: float = 0.3):
-    """``(ratio, spread)``: latency of ``arch`` over that of ``reference``, their calls
-    alternating (A, B, A, B, ...) so that whatever else the machine does slows both alike. Per
-    round the ratio of the two medians; the result is the median round's ratio, and ``spread``
-    is max/min of the rounds' ratios minus one."""
-    import statistics
-
-    import torch
-
-    from ..cost.measure import CLOCKS, default_threads, iters_for, torch_threads
-    threads = threads or default_threads()
-    tick = CLOCKS[clock]
-    runs = []
-    for a in (reference, arch):
-        model, x = build_backbone(a), torch.randn(batch_size, a.in_channels, *a.img_size)
-        runs.append(lambda model=model, x=x: model(x))
-    with torch_threads(threads), torch.inference_mode():
-        def timed(run):
-            t = tick()
-            run()
-            return tick() - t
-
-        warm = [[timed(run) for _ in range(5)] for run in runs]
-        per_pair = sum(min(w) for w in warm)
-        iters = iters_for(round_s, per_pair)
-        ratios = []
-        for _ in range(rounds):
-            calls = [[], []]
-            for _ in range(iters):
-                for i, run in enumerate(runs):
-                    calls[i].append(timed(run))
-            ratios.append(statistics.median(calls[1]) / statistics.median(calls[0]))
-    return statistics.median(ratios), max(ratios) / min(ratios) - 1
-
-
-class DriftCorrected:
-    """Measured latencies, all expressed in the machine's conditions of the first measurement.
-
-    On a shared machine the speed drifts with other work by tens of percent within seconds, so
-    two candidates measured a few seconds apart do not compare. The first architecture measured
-    (the base, for the scaler) becomes the reference; every later one is timed with its calls
-    alternating with the reference's (``paired_ratio``), and its latency is the reference's
-    first figure times that ratio. On an idle machine this is the plain measurement.
-    """
-
-    def __init__(self, measure_fn: Callable, ratio_fn: Callable, rounds: int = 5):
-        self.measure_fn, self.ratio_fn, self.rounds = measure_fn, ratio_fn, rounds
-        self.reference = self.reference_ms = None
-        self.spreads: Dict[object, float] = {}
-
-    def __call__(self, arch) -> float:
-        if self.reference is None:
-            m = self.measure_fn(arch, self.rounds)
-            self.reference, self.reference_ms = arch, fastest_ms(m)
-            self.spreads[arch] = m.spread
-        if arch == self.reference:
-            return self.reference_ms
-        ratio, self.spreads[arch] = self.ratio_fn(self.reference, arch, self.rounds)
-        return self.reference_ms * ratio
 
 
 def make_cost(kind: str, device: Optional[str] = None, predictor: Optional[str] = None,

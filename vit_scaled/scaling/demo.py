@@ -19,9 +19,10 @@ import torch
 
 from ..cli import command_line
 from ..cost.analytic import analytic_cost
+from ..cost.measure import measured_latency
 from ..fileio import atomic_open
 from . import configs
-from .budget import Budget, fastest_ms, format_cost, make_cost, measured_latency
+from .budget import Budget, format_cost, make_cost
 from .scaler import UnreachableBudget, scale
 from .space import describe
 from .strategy import load_strategy
@@ -194,9 +195,9 @@ def _timing(base, clock: Clock):
     other work slow each other down many times over, and wall time would measure the others)."""
     from ..cost.measure import default_threads
     n = default_threads()
-    one = fastest_ms(measured_latency(base, threads=1, clock='cpu'))
+    one = measured_latency(base, threads=1, clock='cpu').fastest_round_ms
     if n > 1:
-        many = fastest_ms(measured_latency(base, threads=n))
+        many = measured_latency(base, threads=n).fastest_round_ms
         if many <= 0.9 * one:
             clock(f'{n} threads: {many:.2f} ms, 1 thread: {one:.2f} ms: using {n} threads')
             return n, f'{n} threads, wall clock'
