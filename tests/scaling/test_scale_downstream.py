@@ -60,3 +60,15 @@ def test_scaled_downstream_config_builds_and_runs(config, run_script, build_from
         x = torch.randn(1, 3, 128, 160)                 # any size: a detector resizes its embedding
     leaves = _leaves(forward(model, cfg.default_scope, x))
     assert leaves and all(torch.isfinite(t).all() for t in leaves)
+
+
+def test_strategy_pushed_far_beyond_its_candidates_warns(run_script, tmp_path):
+    config = osp.join(ROOT, 'configs', 'deformable_detr', 'deformable-detr_deit-tiny_16xb2-50e_coco.py')
+    code, stdout, err = run_script('tools/scale.py', config, '--strategy', STRATEGY,
+                                   '--budget', 'flops=40x', '--out', tmp_path / 'far.py')
+    assert code in (0, None), err
+    warned = [line for line in err.splitlines() if line.startswith('warning:')]
+    assert any(line.startswith('warning: depth') for line in warned), err
+    assert any(line.startswith('warning: mlp_ratio') for line in warned), err
+    assert all('fitted on (x' in line for line in warned)
+    assert 'warning: depth' in (tmp_path / 'far.py').read_text()     # and in the config's header
