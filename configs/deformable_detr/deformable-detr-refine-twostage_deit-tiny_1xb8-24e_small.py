@@ -16,7 +16,7 @@ model = dict(
     num_queries=30,
     num_feature_levels=levels,
     with_box_refine=True,
-    as_two_stage=True,
+    as_two_stage=False,
     backbone=dict(
         arch=dict(_delete_=True, depth=4, num_heads=3, head_dim=64, mlp_ratio=4.0),
         img_size=img_size,
@@ -38,7 +38,7 @@ model = dict(
             ffn_cfg=dict(embed_dims=embed_dims, feedforward_channels=4 * embed_dims,
                          ffn_drop=0.0))),
     positional_encoding=dict(num_feats=embed_dims // 2),
-    bbox_head=dict(num_classes=len(metainfo['classes'])),
+    bbox_head=dict(num_classes=len(metainfo['classes']), embed_dims=embed_dims),
     test_cfg=dict(max_per_img=30))
 
 train_pipeline = [
