@@ -1,5 +1,7 @@
 """Multiply-adds ("FLOPs", as DeiT, PiT and fvcore count them) and parameters of a config's model,
-with the per-operator-class table of docs/cost.md.
+with the per-operator-class table of docs/cost.md. For a detector with mmcv's deformable attention
+(Deformable DETR) it adds the sampling no tracer sees, counted from the attention's shape, and
+prints the whole detector's total and the backbone's share (docs/cost.md, "Detectors").
 
     python tools/analysis_tools/get_flops.py CONFIG [--shape H W] [--batch-size N]
         [--device-model v100|jetson-tx2|pixel3-cpu|local] [--precision fp32] [--out FILE.json]
@@ -12,6 +14,7 @@ from mmengine.config import DictAction
 from vit_scaled.cost.complexity import model_complexity
 from vit_scaled.cli import run_cli
 from vit_scaled.cost.config import BadInput, build_model, check_runs, default_shape, model_inputs
+from vit_scaled.cost.deformable import detector_flops
 from vit_scaled.cost.devices import DEVICE_NAMES, PRECISION_BYTES, get_device
 from vit_scaled.fileio import atomic_open
 
@@ -46,11 +49,14 @@ def main():
     print('FLOPs are multiply-adds (one per multiply-add; LayerNorm 5, softmax and GELU 1 per '
           'element), counted on the traced model; "analytic" is the architecture\'s cost model.')
     print(c.table())
+    det = detector_flops(model, x, kwargs)
+    if det is not None:
+        print(det.report())
     if device is not None and c.device_ms is None:
         print(f'(no analytic model for this backbone: no {device.name} estimate)')
     if args.out:
         with atomic_open(args.out, 'w') as f:
-            json.dump(c.to_dict(), f, indent=2)
+            json.dump(dict(c.to_dict(), detector=det.to_dict() if det else None), f, indent=2)
 
 
 if __name__ == '__main__':
