@@ -107,3 +107,56 @@ def test_publish_failure_leaves_no_file(tmp_path):
     with pytest.raises(ValueError, match='no state_dict'):
         publish(str(src), str(tmp_path / 'out' / 'm.pth'))
     assert not os.listdir(tmp_path / 'out')
+
+
+# -- pose runs and the training-memory column ----------------------------------------------------
+POSE_SMALL = osp.join('vitpose', 'vitpose_deit-d4_synth-128x96.py')
+
+
+def test_memory_column_and_ap_format():
+    es = entries()
+    es[0].train_mem_mb, es[0].train_mem_batch = 812.4, 8
+    es.append(Entry('p', 'pose', 'I128x96 d4 h3 e64 r4', 0.2e9, 1e6, None, 0.8123,
+                    metric_name='coco/AP'))
+    md = markdown_table(es)
+    assert 'train-step peak (MB, batch 8)' in md.splitlines()[0]
+    assert '| 1.00 | 812 | 90.00 |' in md and '| - | - | 95.00 |' in md  # none measured: '-'
+    assert md.splitlines()[-1].endswith('| - | - | 0.812 |')           # AP as a fraction
+    assert 'train-step' not in markdown_table(entries())  # no figure, no column
+
+
+def _fake_pose_run(work_dir, aps, config):
+    vis = osp.join(work_dir, '20260101_000000', 'vis_data')
+    os.makedirs(vis)
+    with open(osp.join(vis, 'scalars.json'), 'w') as f:
+        f.write(json.dumps({'lr': 1e-3, 'loss': 0.002, 'epoch': 1, 'iter': 10, 'step': 10}) + '\n')
+        for step, ap in enumerate(aps):
+            f.write(json.dumps({'coco/AP': ap, 'coco/AP .5': 0.99, 'coco/AR': ap + 0.02,
+                                'step': step + 1}) + '\n')
+    with open(osp.join(vis, 'config.py'), 'w') as f:
+        f.write(f'_base_ = [{config!r}]\n')
+
+
+def test_pose_run_with_measured_training_memory(tmp_path, run_script, configs_dir):
+    from vit_scaled import deit_arch
+    from vit_scaled.cost.analytic import analytic_cost
+    _fake_pose_run(str(tmp_path / 'wd' / 'pose'), [0.41, 0.77], osp.join(configs_dir, POSE_SMALL))
+    code, out, err = run_script('tools/report.py', str(tmp_path / 'wd' / '*'), '--out',
+                                str(tmp_path / 'rep'), '--train-memory', '--memory-batch', 16)
+    assert code in (0, None), err
+    row = next(line for line in out.splitlines() if line.startswith('| pose |'))
+    cells = [c.strip() for c in row.strip('|').split('|')]
+    assert 'train-step peak (MB, batch 16)' in out and cells[-1] == '0.770'  # the last validation
+    arch = deit_arch(dict(depth=4, num_heads=3, head_dim=64, mlp_ratio=4.0), (128, 96))
+    assert cells[4] == f'{analytic_cost(arch, 1).flops / 1e6:.1f}M'        # the backbone's FLOPs
+    res = json.load(open(tmp_path / 'rep' / 'results.json'))[0]
+    assert res['metric_name'] == 'coco/AP' and res['train_mem_batch'] == 16
+    # the backbone's weights, gradients and AdamW's two moments alone take 16 bytes a parameter,
+    # and 16 crops' activations add to them; the interpreter and libraries (> 300 MB) do not count
+    assert 16 * res['params'] / 2 ** 20 < res['train_mem_mb'] < 300
+    assert 'training-step peak memory measured here' in (tmp_path / 'rep' / 'report.md').read_text()
+
+
+def test_bad_memory_batch_is_named(tmp_path, run_script):
+    code, _, err = run_script('tools/report.py', str(tmp_path), '--memory-batch', 0)
+    assert code == 2 and 'error: --memory-batch 0 is invalid' in err
