@@ -183,8 +183,14 @@ class Attention(nn.Module):
             v = torch.cat([v, extra(v_pool)], dim=3)
             if mask is not None:  # pooled keys: no bias, never masked
                 mask = F.pad(mask, (0, nh * nw))
-        x = self._sdpa(q, k, v, mask)                                  # (B, nW, heads, L, e)
-        x = self.proj(x.transpose(2, 3).reshape(B, nh * nw, L, C))
+        # 4-D for SDPA: with a batch of B * nW windows the fused CPU kernel runs (3x faster
+        # than the math path that 5-D inputs take, measured at 25 windows of 196 tokens).
+        flat = lambda t: t.reshape(B * nh * nw, *t.shape[2:])  # noqa: E731
+        if mask is not None:
+            mask = flat(mask.expand(B, *mask.shape[-4:]))
+        x = self._sdpa(flat(q), flat(k), flat(v), mask)                # (B * nW, heads, L, e)
+        x = self.proj(x.view(B, nh * nw, -1, L, x.shape[-1]).transpose(2, 3).reshape(
+            B, nh * nw, L, C))
         x = x.view(B, nh, nw, wh, ww, C).transpose(2, 3).reshape(B, Hp, Wp, C)
         if self.shift:
             x = x.roll((wh // 2, ww // 2), dims=(1, 2))
