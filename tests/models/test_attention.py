@@ -112,7 +112,7 @@ def test_padded_tokens_receive_zero_attention_weight(monkeypatch):
         with torch.no_grad():
             attn(torch.randn(1, 35, 16), grid)
         _, real, _ = window_layout(grid, window, shift)        # (nW, L) in the rolled grid
-        p = weights[0][0]                                         # (nW, heads, L, L)
+        p = weights[0]                                            # (B * nW, heads, L, L), B = 1
         pad_keys = ~real[:, None, None, :].expand_as(p)
         real_queries = real[:, None, :, None].expand_as(p)
         assert (~real).any()                                      # there is padding to test
