@@ -9,12 +9,13 @@ Both models hold the same weights (mmaction2's names mapped from ours) and the s
 that their outputs agree before timing them.
 """
 import os
+import statistics
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from side_by_side import compare, parse_args, report  # noqa: E402
+from side_by_side import compare, malloc_mode, parse_args  # noqa: E402
 
 import vit_scaled  # noqa: E402,F401  (mmaction2 1.2.0's import shim)
 from vit_scaled.models.video import VideoDeiTScaled  # noqa: E402
@@ -27,7 +28,8 @@ def mmaction_state(model: VideoDeiTScaled) -> dict:
            'patch_embed.projection.weight': s['patch_embed.proj.weight'],
            'patch_embed.projection.bias': s['patch_embed.proj.bias'],
            'norm.weight': s['norm.weight'], 'norm.bias': s['norm.bias']}
-    pairs = [('attentions.0.norm.', 'temporal_norm1.'), ('attentions.0.temporal_fc.', 'temporal_attn.fc.'),
+    pairs = [('attentions.0.norm.', 'temporal_norm1.'),
+             ('attentions.0.temporal_fc.', 'temporal_attn.fc.'),
              ('attentions.1.norm.', 'norm1.'), ('ffns.0.norm.', 'norm2.'),
              ('ffns.0.layers.0.0.', 'mlp.fc1.'), ('ffns.0.layers.1.', 'mlp.fc2.')]
     for i in range(model.arch.depth):
@@ -77,9 +79,16 @@ def main():
     results = compare({'VideoDeiTScaled': ours, 'TimeSformer': ref},
                       lambda bs: torch.randn(bs, 3, opts.frames, opts.img_size, opts.img_size),
                       batch_sizes=(1, 8), rounds=args.rounds)
-    report(f'{opts.arch} divided space-time, {opts.frames} x {opts.img_size} x {opts.img_size}: '
-           'VideoDeiTScaled vs mmaction2 TimeSformer (clips/s)', results, 'VideoDeiTScaled',
-           'TimeSformer')
+    print(f'{opts.arch} divided space-time, {opts.frames} x {opts.img_size} x {opts.img_size}, '
+          f'VideoDeiTScaled vs mmaction2 TimeSformer (torch {torch.__version__}, '
+          f'threads={torch.get_num_threads()}, {malloc_mode()}, {args.rounds} rounds)')
+    print(f'{"batch":>5}  {"ours clips/s":>12}  {"TimeSformer clips/s":>19}  {"ratio":>6}  '
+          "rounds' ratios min..max")
+    for bs, r in results.items():
+        s = r['_samples']
+        each = [a / b for a, b in zip(s['VideoDeiTScaled'], s['TimeSformer'])]
+        print(f'{bs:>5}  {r["VideoDeiTScaled"]:>12.3f}  {r["TimeSformer"]:>19.3f}  '
+              f'{statistics.median(each):>6.3f}  {min(each):.3f}..{max(each):.3f}')
 
 
 if __name__ == '__main__':

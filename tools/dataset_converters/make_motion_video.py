@@ -2,7 +2,7 @@
 small-set configs train on it).
 
     python tools/dataset_converters/make_motion_video.py data/motion_small \
-        [--num-train 800] [--num-val 200] [--frame-size 32] [--num-frames 16] [--seed 0]
+        [--num-train 800] [--num-val 200] [--frame-size 32] [--num-frames 8] [--seed 0]
 
 Real mp4 files under OUT/train and OUT/val, mmaction2's annotation lists OUT/{train,val}_list.txt
 and the class names in OUT/classes.txt.
@@ -19,7 +19,7 @@ def parse_args():
     parser.add_argument('--num-train', type=int, default=800)
     parser.add_argument('--num-val', type=int, default=200)
     parser.add_argument('--frame-size', type=int, default=32, help='square frames, multiple of 16')
-    parser.add_argument('--num-frames', type=int, default=16)
+    parser.add_argument('--num-frames', type=int, default=8)
     parser.add_argument('--classes', nargs='+', default=list(CLASSES), help=f'of {CLASSES}')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args()

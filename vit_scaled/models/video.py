@@ -132,7 +132,8 @@ class VideoDeiTScaled(TokenBackbone):
         self.arch = a = video_deit_arch(arch, num_frames, attention_type, img_size, patch_size,
                                         in_channels)
         self.out_type = out_type
-        self.out_indices = check_out_options(out_type, with_cls_token, out_indices, a.depth, 'layers')
+        self.out_indices = check_out_options(out_type, with_cls_token, out_indices, a.depth,
+                                             'layers')
         check_common_options(drop_rate, attn_drop_rate, drop_path_rate, interpolate_mode,
                              frozen_stages, a.depth)
         self.frozen_stages = frozen_stages
@@ -266,7 +267,8 @@ class VideoDeiTScaled(TokenBackbone):
                 x = torch.cat([cls.expand(B * T, -1, -1), x], dim=1)
         else:
             time = resize_time_embed(self.time_embed, T)
-            x = (x.view(B, T, N, C) + pos[:, P:].unsqueeze(1) + time.unsqueeze(2)).reshape(B, T * N, C)
+            x = x.view(B, T, N, C) + pos[:, P:].unsqueeze(1) + time.unsqueeze(2)
+            x = x.reshape(B, T * N, C)
             if P:
                 x = torch.cat([cls.expand(B, -1, -1), x], dim=1)
         x = self.pos_drop(x)
