@@ -21,6 +21,7 @@ from vit_scaled.cost.config import BadInput
 from vit_scaled.cost.measure import BACKENDS, CLOCKS, NoisyMeasurementWarning, default_threads
 from vit_scaled.cost.predictor import (STATISTICS, fit_and_evaluate, load_measurements,
                                        measure_archs, sample_deit_archs, save_measurements)
+from vit_scaled.scaling.space import describe
 
 
 def parse_args():
@@ -61,17 +62,16 @@ def check_args(args):
 
 
 def measure_sample(args, threads):
-    from vit_scaled.models import DeiTScaled
+    from vit_scaled.families import family_of
     archs = sample_deit_archs(args.num, args.seed)
     t0 = time.time()
 
     def progress(i, n, a, latency):
-        print(f'[{i + 1}/{n}] depth {a.depth} heads {a.num_heads} head_dim {a.head_dim} '
-              f'mlp_ratio {a.mlp_ratio:g} img {a.img_size[0]}: {latency:.2f} ms '
-              f'({time.time() - t0:.0f} s)', flush=True)
+        print(f'[{i + 1}/{n}] {describe(a)}: {latency:.2f} ms ({time.time() - t0:.0f} s)',
+              flush=True)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', NoisyMeasurementWarning)
-        ms = measure_archs(archs, lambda a: DeiTScaled(arch=a), args.batch_size, args.backend,
+        ms = measure_archs(archs, lambda a: family_of(a).build(a), args.batch_size, args.backend,
                            threads, progress, args.statistic, args.passes, warmup=3,
                            rounds=args.rounds, round_s=0.2, clock=args.clock)
     return archs, ms
