@@ -27,11 +27,11 @@ def test_sampling_count_matches_the_formula_by_hand(small):
     det = detector_flops(small, x, kwargs)
     # 160 / 16 = 10 x 10 patches; the pyramid's levels at strides 8 and 16: 20 x 20 + 10 x 10
     tokens = 20 * 20 + 10 * 10
-    heads, levels, points, head_dim = 8, 2, 4, 128 // 8
+    heads, levels, points, head_dim = 8, 2, 4, 256 // 8
     per_query = 5 * heads * levels * points * head_dim          # 4 bilinear + 1 weighted sum
     encoder = 2 * tokens * per_query                            # 2 layers, every token queries
     decoder = 2 * 30 * per_query                                # 2 layers of 30 object queries
-    assert det.msda == encoder + decoder == 5_427_200
+    assert det.msda == encoder + decoder == 10_854_400
     assert sorted(c[1] for c in det.msda_calls) == [30, 30, tokens, tokens]
     assert msda_sampling_flops(tokens, heads, levels, points, head_dim) == tokens * per_query
     assert det.total == sum(det.traced.values()) + det.msda

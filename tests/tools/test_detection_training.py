@@ -17,9 +17,10 @@ SMALL = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), '
                  'deformable_detr', 'deformable-detr-refine-twostage_deit-tiny_1xb8-24e_small.py')
 # A lighter draw of the same set (fewer, larger objects on a fainter texture), small enough to
 # train in the test suite; the documented run in model_zoo.md uses the config's own set.
-SET = dict(num_train=__NUM_TRAIN__, num_val=40, img_size=(__IMG__, __IMG__), seed=0, objects=(1, 2),
+IMG = 128
+SET = dict(num_train=160, num_val=40, img_size=(IMG, IMG), seed=0, objects=(1, 2),
            size_range=(0.3, 0.6), texture=0.5)
-EPOCHS = __EPOCHS__
+EPOCHS = 8
 
 
 def child_config(path, base, data_root, epochs, extra=''):
@@ -27,12 +28,26 @@ def child_config(path, base, data_root, epochs, extra=''):
     with open(path, 'w') as f:
         f.write(f'''_base_ = [{base!r}]
 data_root = {data_root + '/'!r}
-train_dataloader = dict(dataset=dict(data_root=data_root))
-val_dataloader = dict(dataset=dict(data_root=data_root))
-test_dataloader = dict(dataset=dict(data_root=data_root))
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
-img_size = {SET['img_size'][0]}
+model = dict(backbone=dict(img_size={IMG}))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='Resize', scale=({IMG}, {IMG}), keep_ratio=True),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=({IMG}, {IMG}), keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+]
+train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
 train_cfg = dict(max_epochs={epochs}, val_interval={epochs})
 param_scheduler = [dict(type='MultiStepLR', begin=0, end={epochs}, by_epoch=True,
                         milestones=[{max(1, epochs - 2)}], gamma=0.1)]
