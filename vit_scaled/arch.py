@@ -58,6 +58,19 @@ def _window(value: Any) -> Size:
                    '(h, w) pair of positive ints, in tokens') from None
 
 
+SOFTMAX_BASES = ('exp', 'exp2')
+ACTIVATIONS = ('gelu', 'relu')
+
+
+def _check_numerics(arch) -> None:
+    """``softmax``: ``exp`` or ``exp2`` (base 2, log2(e) folded into the query scaling);
+    ``act``: the MLP's ``gelu`` or ``relu`` (the hardware-friendly numerics, docs/numerics.md)."""
+    if arch.softmax not in SOFTMAX_BASES:
+        raise _bad('softmax', arch.softmax, f'choose one of {SOFTMAX_BASES}')
+    if arch.act not in ACTIVATIONS:
+        raise _bad('act', arch.act, f'choose one of {ACTIVATIONS}')
+
+
 def map_blocks(flags: Sequence[bool], new_depth: int) -> Tuple[bool, ...]:
     """Per-block flags (windowed or not) carried to another depth: new block j takes the flag of
     the old block at the same relative depth (its centre, ``(j + 0.5) / new_depth``)."""
@@ -106,6 +119,8 @@ class DeiTArch:
     shift_window: bool = False
     pool_window: bool = False
     use_rel_pos: bool = False
+    softmax: str = 'exp'
+    act: str = 'gelu'
 
     def __post_init__(self):
         _positive_int('depth', self.depth)
@@ -128,6 +143,7 @@ class DeiTArch:
         window = _window(self.window_size)
         object.__setattr__(self, 'window_size', window)
         self._check_windows(window)
+        _check_numerics(self)
 
     def _check_windows(self, window: Size):
         blocks = self.window_block_indexes
@@ -242,7 +258,7 @@ def deit_arch(arch: Union[str, Mapping, DeiTArch] = 'deit-tiny', img_size=224, p
               in_channels=3, distilled=False, **options) -> DeiTArch:
     """The ``DeiTArch`` that a backbone's mmpretrain-style arguments describe; ``options`` are
     its other fields (``patch_stride``, ``window_size``, ``window_block_indexes``,
-    ``shift_window``, ``pool_window``, ``use_rel_pos``)."""
+    ``shift_window``, ``pool_window``, ``use_rel_pos``, ``softmax``, ``act``)."""
     if isinstance(arch, DeiTArch):
         return arch
     fields = _resolve('DeiT', arch, DEIT_PRESETS, _DEIT_ARCH_KEYS)
@@ -273,6 +289,8 @@ class PiTArch:
     stride: int = 8
     in_channels: int = 3
     distilled: bool = False
+    softmax: str = 'exp'
+    act: str = 'gelu'
 
     POOL_KERNEL, POOL_STRIDE, POOL_PADDING = 3, 2, 1
 
@@ -298,6 +316,7 @@ class PiTArch:
         object.__setattr__(self, 'img_size', size)
         if min(size) < self.patch_size:
             raise _bad('img_size', size, f'each side must be at least patch_size={self.patch_size}')
+        _check_numerics(self)
 
     @property
     def num_stages(self) -> int:
@@ -363,13 +382,14 @@ _PIT_ARCH_KEYS = ('depths', 'base_heads', 'head_dim', 'mlp_ratio', 'patch_size',
 
 
 def pit_arch(arch: Union[str, Mapping, PiTArch] = 'pit-ti', img_size=224, in_channels=3,
-             distilled=False) -> PiTArch:
+             distilled=False, softmax='exp', act='gelu') -> PiTArch:
     """The ``PiTArch`` that a backbone's arguments describe (patch size and stride are part of
     the arch here: PiT-B's 14/7 differs from the others' 16/8)."""
     if isinstance(arch, PiTArch):
         return arch
     fields = _resolve('PiT', arch, PIT_PRESETS, _PIT_ARCH_KEYS)
-    return PiTArch(img_size=img_size, in_channels=in_channels, distilled=distilled, **fields)
+    return PiTArch(img_size=img_size, in_channels=in_channels, distilled=distilled,
+                   softmax=softmax, act=act, **fields)
 
 
 # -- video (TimeSformer style) ------------------------------------------------------------------
@@ -396,6 +416,10 @@ class VideoDeiTArch(DeiTArch):
         if self.patch_stride != self.patch_size:
             raise _bad('patch_stride', self.patch_stride,
                        f'the video model needs non-overlapping patches (patch_size={self.patch_size})')
+        if (self.softmax, self.act) != ('exp', 'gelu'):
+            raise _bad('softmax' if self.softmax != 'exp' else 'act',
+                       self.softmax if self.softmax != 'exp' else self.act,
+                       "the video model has the default numerics only (softmax='exp', act='gelu')")
         if self.windowed or self.use_rel_pos:
             raise _bad('window_size' if self.windowed else 'use_rel_pos',
                        self.window_size if self.windowed else self.use_rel_pos,

@@ -121,7 +121,13 @@ def family_of_backbone(type_name: Any) -> Optional[Family]:
 
 # -- DeiT -----------------------------------------------------------------------------------
 _DEIT_OPTIONS = ('patch_stride', 'window_size', 'window_block_indexes', 'shift_window',
-                 'pool_window', 'use_rel_pos')
+                 'pool_window', 'use_rel_pos', 'softmax', 'act')
+
+
+def _numerics_cfg(a) -> dict:
+    """The numerics options (``softmax``, ``act``) that differ from the defaults."""
+    return {k: getattr(a, k) for k, default in (('softmax', 'exp'), ('act', 'gelu'))
+            if getattr(a, k) != default}
 
 
 def _size(size: Sequence[int]):
@@ -150,6 +156,7 @@ def _deit_to_cfg(a: DeiTArch) -> dict:
                    shift_window=a.shift_window, pool_window=a.pool_window)
     if a.use_rel_pos:
         cfg['use_rel_pos'] = True
+    cfg.update(_numerics_cfg(a))
     return cfg
 
 
@@ -192,7 +199,7 @@ register_family(Family(
 def _pit_to_cfg(a: PiTArch) -> dict:
     return dict(arch=dict(depths=list(a.depths), base_heads=a.base_heads, head_dim=a.head_dim,
                           mlp_ratio=a.mlp_ratio, patch_size=a.patch_size, stride=a.stride),
-                img_size=_size(a.img_size))
+                img_size=_size(a.img_size), **_numerics_cfg(a))
 
 
 def _pit_layer_id(name: str, a: PiTArch) -> int:
@@ -214,7 +221,8 @@ register_family(Family(
     dims=dict(img_size='img_size', depth='depths', num_heads='base_heads', head_dim='head_dim',
               mlp_ratio='mlp_ratio'),
     from_cfg=lambda b: pit_arch(b.get('arch', 'pit-ti'), b.get('img_size', 224),
-                                b.get('in_channels', 3), b.get('distilled', False)),
+                                b.get('in_channels', 3), b.get('distilled', False),
+                                b.get('softmax', 'exp'), b.get('act', 'gelu')),
     to_cfg=_pit_to_cfg, cost=_cost('pit_cost'),
     out_channels=lambda a, b: [a.embed_dims[i] for i in _as_list(b.get('out_indices', -1))],
     num_layers=lambda a: a.num_layers, layer_id=_pit_layer_id,

@@ -10,6 +10,12 @@ Conventions (also in docs/cost.md):
   (what a training step keeps for backward); ``bytes`` what each operator reads (inputs and
   weights) plus writes, with no fusion between operators: the memory side of a roofline.
 - ``kernels`` counts operator launches, which a device pays a fixed overhead for.
+- ``functions`` counts the elements each class puts through an elementary function: ``exp``
+  (base-e softmax), ``exp2`` (base-2 softmax), ``gelu``, ``relu``. The numerics options change
+  these, not the multiply-adds (each still counts 1 per element, the activation rule): a
+  device model prices a power of two or a ReLU against an exponential or a GELU here.
+- The softmax is the two-pass online form (``models/softmax.py``): its bytes are two reads of
+  the scores, one write, and the per-row maximum and sum (``online_softmax_traffic``).
 
 The graph modelled is the unfused one that eager PyTorch, ONNX Runtime and mobile runtimes run:
 qkv projection, a head-split copy, three gathers of q, k and v, QK^T, softmax, AV, a head-merge
@@ -24,7 +30,8 @@ from ..arch import DeiTArch, PiTArch, to_size
 from .classes import OP_CLASSES, OpClass
 
 LAYERNORM_FLOPS_PER_ELEMENT = 5  # fvcore's count for an affine LayerNorm
-NONLINEAR_FLOPS_PER_ELEMENT = 1  # softmax, GELU
+NONLINEAR_FLOPS_PER_ELEMENT = 1  # softmax (either base), GELU, ReLU
+FUNCTIONS = ('exp', 'exp2', 'gelu', 'relu')
 
 _MLP, _LN, _MM, _SM, _RT, _GA, _OT = (OP_CLASSES.index(c) for c in (
     OpClass.MLP, OpClass.LAYERNORM, OpClass.MSA_MATMUL, OpClass.MSA_SOFTMAX, OpClass.MSA_RESHAPE,
@@ -52,14 +59,16 @@ class Cost:
     """Per-class costs of one forward pass, with totals; ``per_class`` is in table order and
     ``ops`` lists the operators the classes sum (for per-operator rooflines)."""
 
-    __slots__ = ('per_class', 'batch_size', 'dtype_bytes', '_ops')
+    __slots__ = ('per_class', 'batch_size', 'dtype_bytes', '_ops', 'functions')
 
     def __init__(self, per_class: Dict[OpClass, ClassCost], batch_size: int, dtype_bytes: int,
-                 ops: Sequence[tuple] = ()):
+                 ops: Sequence[tuple] = (), functions: Optional[Dict[OpClass, Dict[str, int]]] = None):
         self.per_class = per_class
         self.batch_size = batch_size
         self.dtype_bytes = dtype_bytes
         self._ops = ops
+        # class -> {elementary function: elements through it}, e.g. {MSA-Softmax: {'exp': n}}
+        self.functions = functions or {}
 
     def _total(self, i: int) -> int:
         return sum(c[i] for c in self.per_class.values())
@@ -94,11 +103,16 @@ class Cost:
 class _Tally:
     """Accumulates per-class element counts; ``op`` is one operator, repeated ``n`` times."""
 
-    __slots__ = ('v', 'ops')
+    __slots__ = ('v', 'ops', 'fns')
 
     def __init__(self):
         self.v = [0] * (len(OP_CLASSES) * _FIELDS)
         self.ops = []
+        self.fns = Counter()
+
+    def fn(self, c: int, function: str, numel: int, n: int = 1):
+        """``numel`` elements through the elementary ``function`` (see ``FUNCTIONS``)."""
+        self.fns[c, function] += numel * n
 
     def op(self, c: int, flops: int = 0, params: int = 0, reads: int = 0, writes: int = 0,
            kernels: int = 1, n: int = 1):
@@ -115,7 +129,29 @@ class _Tally:
         v, b = self.v, dtype_bytes
         return Cost({c: ClassCost(v[i], v[i + 1], v[i + 2] * b, v[i + 3] * b, v[i + 4])
                      for c, i in zip(OP_CLASSES, range(0, len(v), _FIELDS))}, batch_size, b,
-                    self.ops)
+                    self.ops, self._functions())
+
+    def _functions(self) -> Dict[OpClass, Dict[str, int]]:
+        out: Dict[OpClass, Dict[str, int]] = {}
+        for (c, f), k in self.fns.items():
+            out.setdefault(OP_CLASSES[c], {})[f] = k
+        return out
+
+
+def online_softmax_traffic(rows: int, cols: int) -> Tuple[int, int]:
+    """(elements read, elements written) by the two-pass online softmax over ``rows`` rows of
+    ``cols`` (``models.softmax.online_softmax``): pass 1 reads each row and writes its running
+    maximum and sum; pass 2 reads the row and both again and writes the probabilities."""
+    numel = rows * cols
+    return 2 * numel + 2 * rows, numel + 2 * rows
+
+
+def softmax(t: _Tally, scores: int, keys: int, base: str = 'exp', n: int = 1):
+    """The attention softmax over ``scores`` elements in rows of ``keys``: one launch of the
+    two-pass online form, one ``exp`` or ``exp2`` per score."""
+    reads, writes = online_softmax_traffic(scores // keys, keys)
+    t.op(_SM, NONLINEAR_FLOPS_PER_ELEMENT * scores, 0, reads, writes, n=n)
+    t.fn(_SM, base, scores, n)
 
 
 # -- building blocks, shared by every family (windowed and video variants reuse them) -------------
@@ -135,13 +171,15 @@ def elementwise(t: _Tally, c: int, numel: int, inputs: int = 1, params: int = 0,
 
 def attention(t: _Tally, batch: int, groups: int, length: int, heads: int, head_dim: int,
               dims: int, n: int = 1, keys: Optional[int] = None,
-              rel_pos: Optional[Tuple[int, int]] = None, masked: bool = False):
+              rel_pos: Optional[Tuple[int, int]] = None, masked: bool = False,
+              base: str = 'exp'):
     """Multi-head self-attention over ``groups`` independent sequences of ``length`` tokens each
     (1 group of all tokens for global attention; windows or frames for local variants).
 
     ``keys``: keys per query when pooled keys are appended (``length`` + one per window);
     ``rel_pos``: the (h, w) grid that a decomposed relative-position bias covers (the last h*w
-    tokens of each group); ``masked``: an additive mask (padding, shifted regions) on the scores.
+    tokens of each group); ``masked``: an additive mask (padding, shifted regions) on the scores;
+    ``base``: the softmax's ``exp`` or ``exp2`` (log2(e) is folded into the q scaling: no extra op).
     """
     K = length if keys is None else keys
     T = batch * groups * length
@@ -165,7 +203,7 @@ def attention(t: _Tally, batch: int, groups: int, length: int, heads: int, head_
         t.op(_MM, reads=scores, writes=scores, n=n)           # bias (padded to the keys) + scores
     if masked:
         elementwise(t, _SM, scores, inputs=2, n=n)            # + mask (0 / -inf)
-    elementwise(t, _SM, scores, n=n, flops_per_element=NONLINEAR_FLOPS_PER_ELEMENT)
+    softmax(t, scores, K, base, n)
     t.op(_MM, scores * head_dim, 0, scores + batch * groups * K * A, T * A, n=n)  # A V
     t.op(_RT, reads=T * A, writes=T * A, n=n)                 # (B, h, N, e) -> (B, N, h*e)
     linear(t, _MLP, T, A, dims, n)                            # proj
@@ -173,7 +211,7 @@ def attention(t: _Tally, batch: int, groups: int, length: int, heads: int, head_
 
 def windowed_attention(t: _Tally, batch: int, grid: Tuple[int, int], window: Tuple[int, int],
                        heads: int, head_dim: int, dims: int, shift: bool, pool: bool,
-                       rel_pos: bool, n: int = 1):
+                       rel_pos: bool, n: int = 1, base: str = 'exp'):
     """Attention in (wh, ww) windows of an H x W grid, as ``models/attention.py`` runs it: pad to
     a multiple of the window, roll (shifted), partition, attend, and back."""
     (H, W), (wh, ww) = grid, window
@@ -188,7 +226,7 @@ def windowed_attention(t: _Tally, batch: int, grid: Tuple[int, int], window: Tup
     t.op(_RT, reads=Tp, writes=Tp, n=n)                       # partition into windows
     attention(t, batch, groups, wh * ww, heads, head_dim, dims, n,
               keys=wh * ww + groups if pool else None, rel_pos=window if rel_pos else None,
-              masked=padded or shift)
+              masked=padded or shift, base=base)
     t.op(_RT, reads=Tp, writes=Tp, n=n)                       # windows back to the grid
     if shift:
         t.op(_RT, reads=Tp, writes=Tp, n=n)                   # roll back
@@ -196,25 +234,27 @@ def windowed_attention(t: _Tally, batch: int, grid: Tuple[int, int], window: Tup
         t.op(_RT, reads=T, writes=T, n=n)                     # crop
 
 
-def mlp(t: _Tally, tokens: int, dims: int, hidden: int, n: int = 1):
+def mlp(t: _Tally, tokens: int, dims: int, hidden: int, n: int = 1, act: str = 'gelu'):
     linear(t, _MLP, tokens, dims, hidden, n)
-    elementwise(t, _MLP, tokens * hidden, n=n, flops_per_element=NONLINEAR_FLOPS_PER_ELEMENT)  # GELU
+    elementwise(t, _MLP, tokens * hidden, n=n, flops_per_element=NONLINEAR_FLOPS_PER_ELEMENT)
+    t.fn(_MLP, act, tokens * hidden, n)
     linear(t, _MLP, tokens, hidden, dims, n)
 
 
 def block(t: _Tally, batch: int, tokens: int, dims: int, heads: int, head_dim: int, hidden: int,
-          n: int = 1, groups: int = 1, attend: Optional[Callable[[], None]] = None):
+          n: int = 1, groups: int = 1, attend: Optional[Callable[[], None]] = None,
+          base: str = 'exp', act: str = 'gelu'):
     """A pre-norm transformer block ``n`` times: x + MSA(LN(x)), x + MLP(LN(x)). ``attend``
     tallies a non-global attention instead (windows); ``groups`` splits a global one."""
     T = batch * tokens
     layernorm(t, T, dims, n)
     if attend is None:
-        attention(t, batch, groups, tokens // groups, heads, head_dim, dims, n)
+        attention(t, batch, groups, tokens // groups, heads, head_dim, dims, n, base=base)
     else:
         attend()
     elementwise(t, _OT, T * dims, inputs=2, n=n)  # residual
     layernorm(t, T, dims, n)
-    mlp(t, T, dims, hidden, n)
+    mlp(t, T, dims, hidden, n, act)
     elementwise(t, _OT, T * dims, inputs=2, n=n)  # residual
 
 
@@ -247,13 +287,14 @@ def deit_cost(t: _Tally, a: DeiTArch, B: int, img: Tuple[int, int], num_classes:
         if k['window'] is not None:
             attend = functools.partial(windowed_attention, t, B, grid, k['window'], a.num_heads,
                                        a.head_dim, C, k['shift'], k['pool'],
-                                       k['rel_pos_size'] is not None, n)
+                                       k['rel_pos_size'] is not None, n, a.softmax)
         elif k['rel_pos_size'] is not None:
             attend = functools.partial(attention, t, B, 1, N, a.num_heads, a.head_dim, C, n,
-                                       rel_pos=grid)
+                                       rel_pos=grid, base=a.softmax)
         else:
             attend = None
-        block(t, B, N, C, a.num_heads, a.head_dim, a.mlp_hidden, n=n, attend=attend)
+        block(t, B, N, C, a.num_heads, a.head_dim, a.mlp_hidden, n=n, attend=attend,
+              base=a.softmax, act=a.act)
         if k['rel_pos_size'] is not None:  # the tables, sized at construction, read by q . R
             h, w = k['rel_pos_size']
             t.op(_MM, params=(2 * h - 1 + 2 * w - 1) * a.head_dim, kernels=0, n=n)
@@ -278,7 +319,8 @@ def pit_cost(t: _Tally, a: PiTArch, B: int, img: Tuple[int, int], num_classes: i
             conv(t, B, dims[i - 1], dims[i], a.POOL_KERNEL, grids[i - 1], grids[i], groups=dims[i - 1])
             linear(t, _OT, B * P, dims[i - 1], dims[i])
             elementwise(t, _OT, B * (g + P) * dims[i])
-        block(t, B, g + P, dims[i], heads[i], a.head_dim, hidden[i], n=depth)
+        block(t, B, g + P, dims[i], heads[i], a.head_dim, hidden[i], n=depth, base=a.softmax,
+              act=a.act)
     if final_norm:
         layernorm(t, B * (g + P), dims[-1])
     head(t, B, dims[-1], num_classes)

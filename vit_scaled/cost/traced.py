@@ -5,9 +5,11 @@ split into the operator classes. Works on any model (a detector's neck and head 
 GEMMs, convolutions and batched matmuls use ``torch.utils.flop_counter``'s formulas (halved: it
 counts two FLOPs per multiply-add). It has no formula for the fused CPU attention kernel, so the
 pass runs attention through PyTorch's math backend, where QK^T, softmax and AV are separate ops.
-LayerNorm, softmax and GELU get the analytic model's per-element counts.
+LayerNorm, softmax, GELU and ReLU get the analytic model's per-element counts; the base-2
+softmax (``softmax='exp2'``, run as separate operators) counts its ``exp2``. ``traced_functions``
+counts the elements through each elementary function, as ``Cost.functions``.
 """
-from typing import Dict
+from typing import Dict, Tuple
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -25,7 +27,13 @@ _PER_ELEMENT = {
     aten._safe_softmax: NONLINEAR_FLOPS_PER_ELEMENT,
     aten.gelu: NONLINEAR_FLOPS_PER_ELEMENT,
     aten.gelu_: NONLINEAR_FLOPS_PER_ELEMENT,  # the MLP's in-place GELU at inference
+    aten.relu: NONLINEAR_FLOPS_PER_ELEMENT,
+    aten.relu_: NONLINEAR_FLOPS_PER_ELEMENT,
+    aten.exp2: NONLINEAR_FLOPS_PER_ELEMENT,   # the base-2 softmax's power of two
 }
+# The elementary function each counted operator evaluates (``Cost.functions``' keys).
+_FUNCTION = {aten._softmax: 'exp', aten._safe_softmax: 'exp', aten.exp2: 'exp2',
+             aten.gelu: 'gelu', aten.gelu_: 'gelu', aten.relu: 'relu', aten.relu_: 'relu'}
 
 
 def multiply_adds(func, args, kwargs, out) -> int:
@@ -44,19 +52,38 @@ class _Counter(TorchDispatchMode):
         super().__init__()
         self.scopes = scopes
         self.flops = dict.fromkeys(OP_CLASSES, 0)
+        self.functions: Dict[OpClass, Dict[str, int]] = {}
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         n = multiply_adds(func, args, kwargs, out)
         if n:
-            self.flops[classify(str(func), self.scopes.kinds)] += n
+            c = classify(str(func), self.scopes.kinds)
+            fn = _FUNCTION.get(func._overloadpacket)
+            if fn == 'exp2' and c is OpClass.MSA_MATMUL:  # inside attention: the softmax's power
+                c = OpClass.MSA_SOFTMAX
+            self.flops[c] += n
+            if fn is not None:
+                per_class = self.functions.setdefault(c, {})
+                per_class[fn] = per_class.get(fn, 0) + args[0].numel()
         return out
 
 
 @torch.no_grad()
 def traced_flops(model: torch.nn.Module, *inputs, **kwargs) -> Dict[OpClass, int]:
     """Multiply-adds per operator class of ``model(*inputs, **kwargs)``, in eval mode."""
+    return _trace(model, *inputs, **kwargs)[0]
+
+
+@torch.no_grad()
+def traced_functions(model: torch.nn.Module, *inputs, **kwargs) -> Dict[OpClass, Dict[str, int]]:
+    """Elements through each elementary function (``exp``, ``exp2``, ``gelu``, ``relu``) per
+    operator class of ``model(*inputs, **kwargs)``, in eval mode."""
+    return _trace(model, *inputs, **kwargs)[1]
+
+
+def _trace(model, *inputs, **kwargs) -> Tuple[dict, dict]:
     was_training = model.training
     model.eval()
     try:
@@ -64,4 +91,4 @@ def traced_flops(model: torch.nn.Module, *inputs, **kwargs) -> Dict[OpClass, int
             model(*inputs, **kwargs)
     finally:
         model.train(was_training)
-    return c.flops
+    return c.flops, c.functions

@@ -17,6 +17,8 @@
   query, as SAM does; prefix (class) tokens and pooled keys get none.
 
 Masks and biases go into SDPA's ``attn_mask``; a block without either keeps the fused kernel.
+``softmax='exp2'`` (base 2, see ``softmax.py``) and fake-quantized products (``quant``, set by
+``models.quant.quantize_model``) run the products and the softmax as separate operators instead.
 """
 import functools
 from typing import Optional, Sequence, Tuple
@@ -24,6 +26,8 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .softmax import attention_math
 
 Size = Tuple[int, int]
 
@@ -98,13 +102,17 @@ class Attention(nn.Module):
         shift: roll the grid by half a window first (Swin).
         pool: append every window's pooled key and value to each window (ViTPose).
         rel_pos_size: (h, w) the relative-position tables are made for; None: no such bias.
+        softmax: ``exp`` (PyTorch's fused kernel) or ``exp2`` (base 2, the same weights).
     """
 
     def __init__(self, embed_dims: int, num_heads: int, qkv_bias: bool = True,
                  attn_drop: float = 0., proj_drop: float = 0., window: Optional[Sequence[int]] = None,
                  shift: bool = False, pool: bool = False,
-                 rel_pos_size: Optional[Sequence[int]] = None, num_prefix_tokens: int = 0):
+                 rel_pos_size: Optional[Sequence[int]] = None, num_prefix_tokens: int = 0,
+                 softmax: str = 'exp'):
         super().__init__()
+        if softmax not in ('exp', 'exp2'):
+            raise ValueError(f"softmax={softmax!r} is invalid: choose 'exp' or 'exp2'")
         if window is None and (shift or pool):
             raise ValueError('shift and pool need a window')
         if window is not None and num_prefix_tokens:
@@ -118,6 +126,8 @@ class Attention(nn.Module):
         self.window = tuple(window) if window is not None else None
         self.shift, self.pool = shift, pool
         self.num_prefix_tokens = num_prefix_tokens
+        self.softmax = softmax
+        self.quant = None  # fake quantization of QK^T and AV (models/quant.py)
         if rel_pos_size is not None:
             h, w = rel_pos_size
             self.rel_pos_h = nn.Parameter(torch.zeros(2 * h - 1, self.head_dim))
@@ -129,9 +139,13 @@ class Attention(nn.Module):
         kind = 'global' if self.window is None else f'window={self.window}'
         return (f'heads={self.num_heads}, {kind}' + (', shift' if self.shift else '')
                 + (', pool' if self.pool else '')
-                + (', rel_pos' if self.rel_pos_h is not None else ''))
+                + (', rel_pos' if self.rel_pos_h is not None else '')
+                + (', softmax=exp2' if self.softmax == 'exp2' else ''))
 
     def _sdpa(self, q, k, v, mask=None):
+        if self.softmax == 'exp2' or self.quant is not None:
+            return attention_math(q, k, v, mask, self.softmax == 'exp2',
+                                  self.attn_drop if self.training else 0., self.quant)
         return F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.attn_drop if self.training else 0.)
 

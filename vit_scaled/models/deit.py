@@ -38,6 +38,9 @@ class DeiTScaled(TokenBackbone):
         shift_window: Swin's shifted windows in every second windowed block.
         pool_window: ViTPose's pooling windows (every window's pooled key and value appended).
         use_rel_pos: ViTDet's decomposed relative position in every block.
+        softmax: ``exp``, or ``exp2``: base 2 with log2(e) folded into the query scaling (the
+            same weights; docs/numerics.md).
+        act: the MLP's activation, ``gelu`` or ``relu``.
 
     Windows need ``with_cls_token=False``; all these options are fields of ``self.arch``, so the
     cost model, the scaler and the config writer see them.
@@ -65,12 +68,15 @@ class DeiTScaled(TokenBackbone):
                  shift_window: bool = False,
                  pool_window: bool = False,
                  use_rel_pos: bool = False,
+                 softmax: str = 'exp',
+                 act: str = 'gelu',
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
         self.arch = a = deit_arch(
             arch, img_size, patch_size, in_channels, distilled, patch_stride=patch_stride,
             window_size=window_size, window_block_indexes=window_block_indexes,
-            shift_window=shift_window, pool_window=pool_window, use_rel_pos=use_rel_pos)
+            shift_window=shift_window, pool_window=pool_window, use_rel_pos=use_rel_pos,
+            softmax=softmax, act=act)
         if distilled and not with_cls_token:
             raise ValueError('distilled=True needs with_cls_token=True')
         if a.windowed and with_cls_token:
@@ -99,7 +105,8 @@ class DeiTScaled(TokenBackbone):
         dpr = torch.linspace(0, drop_path_rate, a.depth).tolist()
         self.blocks = nn.ModuleList(
             Block(a.embed_dims, a.num_heads, a.mlp_hidden, qkv_bias, drop_rate, attn_drop_rate,
-                  dpr[i], dict(a.block_attention(i), num_prefix_tokens=self.num_prefix_tokens))
+                  dpr[i], dict(a.block_attention(i), num_prefix_tokens=self.num_prefix_tokens,
+                               softmax=a.softmax), act=a.act)
             for i in range(a.depth))
         self.norm = nn.LayerNorm(a.embed_dims, eps=1e-6) if final_norm else nn.Identity()
         self._freeze_stages()

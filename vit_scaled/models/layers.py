@@ -12,21 +12,28 @@ from torch import nn
 
 from .attention import Attention
 
+# activation: (module, its in-place aten op for inference)
+_ACTS = {'gelu': (nn.GELU, torch.ops.aten.gelu_), 'relu': (nn.ReLU, torch.ops.aten.relu_)}
+
 
 class Mlp(nn.Module):
+    """fc1, activation (``gelu``, or ``relu``: the hardware-friendly one), fc2."""
 
-    def __init__(self, embed_dims: int, hidden_dims: int, drop: float = 0.):
+    def __init__(self, embed_dims: int, hidden_dims: int, drop: float = 0., act: str = 'gelu'):
         super().__init__()
+        if act not in _ACTS:
+            raise ValueError(f'act={act!r} is invalid: choose one of {tuple(_ACTS)}')
         self.fc1 = nn.Linear(embed_dims, hidden_dims)
-        self.act = nn.GELU()
+        self.act = _ACTS[act][0]()
+        self.act_name = act
         self.fc2 = nn.Linear(hidden_dims, embed_dims)
         self.drop = nn.Dropout(drop) if drop > 0 else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.fc1(x)
-        # Without autograd GELU overwrites fc1's output (same values): the widest activation of
-        # the block is then written once, not twice.
-        x = self.act(x) if x.requires_grad else torch.ops.aten.gelu_(x)
+        # Without autograd the activation overwrites fc1's output (same values): the widest
+        # activation of the block is then written once, not twice.
+        x = self.act(x) if x.requires_grad else _ACTS[self.act_name][1](x)
         if self.drop is None:  # no-op modules skipped: a call each costs ~1% at batch 1
             return self.fc2(x)
         return self.drop(self.fc2(self.drop(x)))
@@ -35,17 +42,18 @@ class Mlp(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: x + MSA(LN(x)), then x + MLP(LN(x)). ``attn_cfg`` holds the
     attention's options (``window``, ``shift``, ``pool``, ``rel_pos_size``,
-    ``num_prefix_tokens``: see ``Attention``); ``grid`` is passed on to it."""
+    ``num_prefix_tokens``, ``softmax``: see ``Attention``); ``grid`` is passed on to it;
+    ``act`` is the MLP's activation."""
 
     def __init__(self, embed_dims: int, num_heads: int, mlp_hidden: int, qkv_bias: bool = True,
                  drop_rate: float = 0., attn_drop_rate: float = 0., drop_path_rate: float = 0.,
-                 attn_cfg: Optional[dict] = None):
+                 attn_cfg: Optional[dict] = None, act: str = 'gelu'):
         super().__init__()
         self.norm1 = nn.LayerNorm(embed_dims, eps=1e-6)
         self.attn = Attention(embed_dims, num_heads, qkv_bias, attn_drop_rate, drop_rate,
                               **(attn_cfg or {}))
         self.norm2 = nn.LayerNorm(embed_dims, eps=1e-6)
-        self.mlp = Mlp(embed_dims, mlp_hidden, drop_rate)
+        self.mlp = Mlp(embed_dims, mlp_hidden, drop_rate, act)
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else None
 
     def forward(self, x: torch.Tensor, grid: Optional[Sequence[int]] = None) -> torch.Tensor:

@@ -72,6 +72,8 @@ class PiTScaled(TokenBackbone):
         final_norm: LayerNorm after the last stage (on all of its tokens).
         frozen_stages: -1 for none; 0 freezes the embedding; i also freezes stages 0..i-1; 3
             also the final norm.
+        softmax: ``exp``, or ``exp2`` (base 2, the same weights; docs/numerics.md).
+        act: the MLP's activation, ``gelu`` or ``relu``.
     """
 
     def __init__(self,
@@ -87,9 +89,11 @@ class PiTScaled(TokenBackbone):
                  drop_path_rate: float = 0.,
                  interpolate_mode: str = 'bicubic',
                  frozen_stages: int = -1,
+                 softmax: str = 'exp',
+                 act: str = 'gelu',
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
-        self.arch = a = pit_arch(arch, img_size, in_channels, distilled)
+        self.arch = a = pit_arch(arch, img_size, in_channels, distilled, softmax, act)
         self.out_type = out_type
         self.out_indices = check_out_options(out_type, True, out_indices, a.num_stages, 'stages')
         check_common_options(drop_rate, attn_drop_rate, drop_path_rate, interpolate_mode,
@@ -110,7 +114,7 @@ class PiTScaled(TokenBackbone):
         dpr = torch.linspace(0, drop_path_rate, a.num_layers, device='cpu').split(a.depths)
         self.transformers = nn.ModuleList(
             PiTStage([Block(dims[i], a.heads[i], a.mlp_hidden[i], True, drop_rate, attn_drop_rate,
-                            rate) for rate in dpr[i].tolist()],
+                            rate, dict(softmax=a.softmax), a.act) for rate in dpr[i].tolist()],
                      Pooling(dims[i - 1], dims[i], a.num_prefix_tokens) if i else None)
             for i in range(a.num_stages))
         self.norm = nn.LayerNorm(dims[-1], eps=1e-6) if final_norm else nn.Identity()
