@@ -78,16 +78,16 @@ def random_pose(rng: np.random.Generator, height: float, center: Sequence[float]
     j[_J['left_hip']] = pelvis + side * 0.075 * h * turn
     j[_J['right_hip']] = pelvis - side * 0.075 * h * turn
     for s, sign in (('left', 1), ('right', -1)):        # sign: outwards is +x for the left side
-        upper = lean + sign * rng.uniform(-0.5, 2.6)     # arm: down (0) to raised overhead
+        upper = lean + sign * rng.uniform(-0.3, 1.9)     # arm: down (0) to raised above the shoulder
         elbow = j[_J[f'{s}_shoulder']] + _unit(upper) * 0.17 * h
-        fore = upper + rng.choice([-1, 1]) * rng.uniform(0, 2.4)
+        fore = upper + rng.choice([-1, 1]) * rng.uniform(0, 1.6)
         j[_J[f'{s}_elbow']] = elbow
         j[_J[f'{s}_wrist']] = elbow + _unit(fore) * 0.15 * h
-        thigh = lean + sign * rng.uniform(-0.25, 0.9)
-        if rng.random() < 0.15:                          # a raised knee (walking, sitting)
-            thigh += sign * rng.uniform(0.4, 1.0)
+        thigh = lean + sign * rng.uniform(-0.15, 0.6)
+        if rng.random() < 0.1:                           # a raised knee (walking, sitting)
+            thigh += sign * rng.uniform(0.3, 0.8)
         knee = j[_J[f'{s}_hip']] + _unit(thigh) * 0.24 * h
-        shin = thigh - sign * rng.uniform(0, 1.6)
+        shin = thigh - sign * rng.uniform(0, 1.2)
         j[_J[f'{s}_knee']] = knee
         j[_J[f'{s}_ankle']] = knee + _unit(shin) * 0.22 * h
     tilt = lean + rng.normal(0, 0.2)
@@ -166,12 +166,12 @@ def _texture(rng, h: int, w: int) -> np.ndarray:
         p = int(rng.integers(8, 32))
         img += 20 * (((xx // p + yy // p) % 2) * 2 - 1)[..., None]
     img = np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
-    for _ in range(int(rng.integers(4, 14))):
+    for _ in range(int(rng.integers(2, 8))):
         p0 = rng.uniform(0, 1, 2) * (w, h)
         p1 = p0 + rng.normal(0, 0.15, 2) * (w, h)
         if rng.random() < 0.7:
             cv2.line(img, tuple(int(v) for v in p0), tuple(int(v) for v in p1), _colour(rng),
-                     int(rng.integers(2, 9)), cv2.LINE_AA)
+                     int(rng.integers(2, 6)), cv2.LINE_AA)
         else:
             cv2.circle(img, tuple(int(v) for v in p0), int(rng.integers(3, 14)), _colour(rng), -1,
                        cv2.LINE_AA)
