@@ -129,7 +129,7 @@ def test_decoder_channels_must_match_the_backbone_at_build_time(name, key):
 # -- FLOPs --------------------------------------------------------------------------------------
 FLOPS_CONFIGS = [n for n in NAMES if '_synth-' in n] + [
     'vitpose-simple_deit-small_coco-256x192.py', 'vitpose_deit-small-s8-win8-shift-pool_coco-256x192.py',
-    'vitpose_deit-small-s8-win8-vitdet_coco-256x192.py']
+    'vitpose_deit-small-s8-win8-vitdet_coco-256x192.py']  # the full-size windows, as on COCO
 
 
 @pytest.mark.parametrize('name', FLOPS_CONFIGS)
