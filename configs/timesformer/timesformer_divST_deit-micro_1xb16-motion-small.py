@@ -1,5 +1,5 @@
 # The divided space-time model scaled down to train on CPU in minutes, on the small motion set
-# (four orientations of motion, each either way; only motion tells them apart; chance is 25%):
+# (four orientations of motion, each either way; chance is 25%; docs/video.md):
 #     python tools/dataset_converters/make_motion_video.py data/motion_small
 #     python tools/train.py configs/timesformer/timesformer_divST_deit-micro_1xb16-motion-small.py
 # A 2-block DeiT of width 64 (2 heads of 32) from scratch on the 8 frames of 32 x 32 of each clip

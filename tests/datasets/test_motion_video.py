@@ -81,7 +81,7 @@ def test_seeded(tmp_path):
     assert a.shape == (8, 32, 32, 3) and a.dtype == np.uint8
 
 
-def test_a_single_frame_says_nothing_about_the_class():
+def test_a_left_clip_is_the_right_clip_played_backwards():
     # appearance and starts are drawn the same way whatever the class; a left clip with the same
     # draws as a right one is that clip played backwards, so its frames are the same set
     spec = MotionSetSpec(classes=DIRECTIONS)

@@ -1,4 +1,4 @@
-"""The divided space-time model trained with tools/train.py on the small motion set (classes only
+"""The divided space-time model trained with tools/train.py on the small motion set (classes that
 motion tells apart) learns it: validation top-1 at least 25 points above chance, and
 tools/test.py on the saved checkpoint reproduces the figure. tools/dist_train.sh runs the same
 config in two CPU processes."""

@@ -1,4 +1,4 @@
-"""Write the small, seeded video set whose classes only motion tells apart (the TimeSformer
+"""Write the small, seeded video set whose classes motion tells apart (the TimeSformer
 small-set configs train on it).
 
     python tools/dataset_converters/make_motion_video.py data/motion_small \
