@@ -97,24 +97,31 @@ def _deconv_out(n: int, m: nn.ConvTranspose2d, axis: int) -> int:
 
 def decoder_flops(model: nn.Module, feat_hw: Tuple[int, int], batch_size: int = 1) -> int:
     """Multiply-adds of a top-down model's neck and head on a backbone map of ``feat_hw``, from
-    their layers' shapes: a convolution ``C_out * C_in / groups * k_h * k_w`` per output pixel, a
-    transposed one the same per input pixel (as the traced count), interpolation, BatchNorm and
-    ReLU none (the package's convention: only GEMM-like ops, LayerNorm, softmax and GELU count).
+    their layers' shapes, under the package's conventions (``vit_scaled.cost.analytic``): a
+    convolution ``C_out * C_in / groups * k_h * k_w`` per output pixel, a transposed one the same
+    per input pixel (as the traced count), ReLU one per element, interpolation and BatchNorm none.
     """
+    from ..cost.analytic import NONLINEAR_FLOPS_PER_ELEMENT
     h, w = feat_hw
-    neck = getattr(model, 'neck', None)
-    if isinstance(neck, FeatureMapProcessor) and neck.scale_factor != 1.0:
-        h, w = int(h * neck.scale_factor), int(w * neck.scale_factor)
-    elif neck is not None and not isinstance(neck, FeatureMapProcessor):
-        raise ValueError(f'decoder_flops does not know the neck {type(neck).__name__}')
+    c = model.head.in_channels
     total = 0
+    neck = getattr(model, 'neck', None)
+    if isinstance(neck, FeatureMapProcessor):
+        if neck.apply_relu:
+            total += NONLINEAR_FLOPS_PER_ELEMENT * c * h * w
+        if neck.scale_factor != 1.0:
+            h, w = int(h * neck.scale_factor), int(w * neck.scale_factor)
+    elif neck is not None:
+        raise ValueError(f'decoder_flops does not know the neck {type(neck).__name__}')
     for m in model.head.modules():
         if isinstance(m, nn.ConvTranspose2d):
             total += m.in_channels * m.out_channels // m.groups * m.kernel_size[0] * m.kernel_size[1] * h * w
-            h, w = _deconv_out(h, m, 0), _deconv_out(w, m, 1)
+            h, w, c = _deconv_out(h, m, 0), _deconv_out(w, m, 1), m.out_channels
         elif isinstance(m, nn.Conv2d):
-            h, w = _conv_out(h, m, 0), _conv_out(w, m, 1)
+            h, w, c = _conv_out(h, m, 0), _conv_out(w, m, 1), m.out_channels
             total += m.out_channels * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1] * h * w
+        elif isinstance(m, nn.ReLU):
+            total += NONLINEAR_FLOPS_PER_ELEMENT * c * h * w
         elif isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv3d)):
             raise ValueError(f'decoder_flops does not count {type(m).__name__} layers')
     return total * batch_size
