@@ -210,6 +210,8 @@ def test_arch_value():
     assert video_deit_arch(a) is a
     with pytest.raises(ValueError, match='distilled'):
         VideoDeiTArch(distilled=True)
+    with pytest.raises(ValueError, match="softmax='exp2' is invalid: the video model"):
+        VideoDeiTArch(softmax='exp2')
 
 
 # -- cost ----------------------------------------------------------------------------------
