@@ -3,7 +3,9 @@
     python tools/quantize.py CONFIG CHECKPOINT [--scheme fp32 exp2 int8-tensor int4-vsq16 ...]
         [--calib-batches 4] [--out FILE.json] [--cfg-options key=value ...]
 
-Schemes: ``fp32`` (the model as trained), ``exp2`` (the same weights with the base-2 softmax), and
+Schemes: ``fp32`` (the model as trained), ``exp2`` (the same weights with the base-2 softmax),
+``ort-int8`` (the real deployment path: the exported model quantized by ONNX Runtime's dynamic
+int8 quantization and run by ONNX Runtime, ``vit_scaled/cost/precision.py``), and
 ``int<bits>-<tensor|channel|vsq<V>>[-a<bits>][-s<bits>][-max|-pct]`` (``vit_scaled.models.quant``).
 Activation ranges are calibrated on the first batches of the training set, read with the test
 pipeline (no augmentation); accuracy is the config's test evaluator on its test set, and the
@@ -25,7 +27,7 @@ from vit_scaled.models.quant import SCHEME_HELP, calibrate, parse_scheme, quanti
 
 DEFAULT_SCHEMES = ['fp32', 'exp2', 'int8-tensor', 'int8-vsq64', 'int4-tensor', 'int4-channel',
                    'int4-vsq16', 'int4-vsq64']
-FLOAT_SCHEMES = {'fp32': {}, 'exp2': {'model.backbone.softmax': 'exp2'}}
+FLOAT_SCHEMES = {'fp32': {}, 'exp2': {'model.backbone.softmax': 'exp2'}, 'ort-int8': {}}
 
 
 def parse_args():
@@ -71,15 +73,17 @@ def evaluate(args, name: str) -> dict:
     from mmengine.evaluator import Evaluator
     evaluator = Evaluator(cfg.test_evaluator)
     loader = _loader(cfg, 'test_dataloader')
+    step = _onnx_step(model, loader) if name == 'ort-int8' else model.test_step
     scores = []
     for data in loader:
-        outputs = model.test_step(data)
+        outputs = step(data)
         scores += [o.pred_score for o in outputs]
         evaluator.process(outputs, data)
     metrics = evaluator.evaluate(len(loader.dataset))
     top1 = next(v for k, v in metrics.items() if k.endswith('top1'))
-    return dict(scheme=name, w_bits=scheme.bits_per_weight if scheme else 32,
-                a_bits=scheme.a_bits if scheme else 32, top1=round(float(top1), 2),
+    bits = (scheme.bits_per_weight, scheme.a_bits) if scheme else (
+        (8, 8) if name == 'ort-int8' else (32, 32))
+    return dict(scheme=name, w_bits=bits[0], a_bits=bits[1], top1=round(float(top1), 2),
                 scores=torch.stack(scores))
 
 
@@ -91,6 +95,26 @@ def add_score_error(rows) -> None:
     for r in rows[1:]:
         p = r.pop('scores')
         r['score_error'] = round(float((p - ref).norm() / ref.norm()), 5)
+
+
+def _onnx_step(model, loader):
+    """``test_step`` through ONNX Runtime int8: the classifier's logits from the session made
+    for the loader's batch size (a smaller last batch is padded, its padding dropped)."""
+    from vit_scaled.cost.precision import deployed
+    first = model.data_preprocessor(next(iter(loader)), False)['inputs']
+    session, _ = deployed(model, first, 'onnxruntime', 'int8', torch.get_num_threads())
+    size = first.shape[0]
+
+    def step(data):
+        data = model.data_preprocessor(data, False)
+        x, n = data['inputs'], data['inputs'].shape[0]
+        if n < size:
+            x = torch.cat([x, x.new_zeros(size - n, *x.shape[1:])])
+        scores = session(x)[:n].softmax(-1)
+        for sample, score in zip(data['data_samples'], scores):
+            sample.pred_score, sample.pred_label = score, score.argmax(-1, keepdim=True)
+        return data['data_samples']
+    return step
 
 
 def table(rows) -> str:
@@ -115,7 +139,7 @@ def main():
             try:
                 parse_scheme(name)
             except ValueError as e:
-                raise BadInput(f'--scheme: {e}; or fp32, exp2') from None
+                raise BadInput(f'--scheme: {e}; or fp32, exp2, ort-int8') from None
     rows = []
     for name in args.scheme:
         rows.append(evaluate(args, name))

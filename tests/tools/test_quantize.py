@@ -25,11 +25,15 @@ def test_quantize_table(tmp_path, run_script, digits_config):
     out = tmp_path / 'table.json'
     code, stdout, stderr = run_script('tools/quantize.py', digits_config, ckpt, '--scheme', 'fp32',
                                       'exp2', 'int8-tensor', 'int2-tensor', 'int4-vsq16-pct',
+                                      'ort-int8',
                                       '--calib-batches', '2', '--out', out, '--cfg-options', *TINY)
     assert code in (0, None), stderr
     saved = json.loads(out.read_text())
     rows = {r['scheme']: r for r in saved['rows']}
-    assert list(rows) == ['fp32', 'exp2', 'int8-tensor', 'int2-tensor', 'int4-vsq16-pct']
+    assert list(rows) == ['fp32', 'exp2', 'int8-tensor', 'int2-tensor', 'int4-vsq16-pct',
+                          'ort-int8']
+    # ONNX Runtime's int8 path: its own quantization, as close as the simulated 8 bits
+    assert rows['ort-int8']['w_bits'] == 8 and rows['ort-int8']['score_error'] < 0.05
     assert saved['command'].startswith('python ') and 'tools/quantize.py' in saved['command']
     # base 2 with the folded scale changes no prediction; 8 bits barely any; 2 bits many
     assert rows['exp2']['top1'] == rows['fp32']['top1']
