@@ -57,7 +57,6 @@ def test_objects_vary_and_boxes_describe_their_visible_masks(small_set):
         boxes = [a['bbox'] for a in anns if a['image_id'] == img['id']]
         overlaps += any(_iou(p, q) > 0 for i, p in enumerate(boxes) for q in boxes[i + 1:])
     assert overlaps >= 2                                            # objects occlude each other
-    # objects are told apart by shape, not colour: every class comes in many colours
     assert counts == dict(train_images=24, train_objects=len(anns), val_images=6,
                           val_objects=len(_load(root, 'val')['annotations']))
 
