@@ -21,7 +21,7 @@ from .classes import OP_CLASSES, OpClass
 from .config import BadInput
 from .measure import time_calls
 
-PRECISION_BYTES = {'fp32': 4, 'fp16': 2, 'int8': 1}
+PRECISION_BYTES = {'fp32': 4, 'fp16': 2, 'bf16': 2, 'int8': 1}  # bytes per operand
 
 
 @dataclass(frozen=True)
