@@ -55,3 +55,13 @@ def test_benchmark_bad_precision(run_script, digits_config, args, says):
 def test_deployed_refuses_unknown_path():
     with pytest.raises(BadInput, match='fp32, int8'):
         deployed(torch.nn.Linear(2, 2), torch.randn(1, 2), 'onnxruntime', 'bf16')
+
+
+def test_latency_cost_measured_on_a_deployment_path():
+    from vit_scaled.arch import DeiTArch
+    from vit_scaled.scaling.budget import make_cost
+    cost = make_cost('latency', threads=1, rounds=1, backend='onnxruntime', precision='int8')
+    assert 'onnxruntime int8' in cost.label
+    small = DeiTArch(depth=2, num_heads=2, head_dim=16, mlp_ratio=2.0, img_size=32, patch_size=8)
+    assert cost(small) > 0                            # the reference: measured
+    assert cost(small.replace(depth=4)) > 0           # another: paired with the reference

@@ -268,23 +268,39 @@ def example_input(arch, batch_size: int = 1) -> torch.Tensor:
     return family_of(arch).example_input(arch, batch_size)
 
 
+def deployed_backbone(arch, batch_size: int = 1, backend: str = 'torch', precision: str = 'fp32',
+                      threads: Optional[int] = None) -> Tuple[nn.Module, torch.Tensor]:
+    """``(module, input)``: the backbone of ``arch`` on a deployment path (``cost/precision.py``:
+    torch fp32 / bf16 / int8, onnxruntime fp32 / int8), called as ``module(input)``."""
+    model, x = build_backbone(arch), example_input(arch, batch_size)
+    if (backend, precision) == ('torch', 'fp32'):
+        return model, x
+    from .precision import deployed
+    return deployed(model, x, backend, precision, threads or default_threads())
+
+
 def measured_latency(arch, batch_size: int = 1, threads: Optional[int] = None, warmup: int = 5,
-                     rounds: int = 3, round_s: float = 0.25, clock: str = 'wall') -> Measurement:
-    """A ``Measurement`` of the backbone of ``arch`` on this machine (PyTorch, CPU); its
-    ``fastest_round_ms`` is the latency the scaler uses. ``clock='cpu'`` (one thread) counts only
-    the time the thread ran: what an idle machine would show, on a shared one."""
+                     rounds: int = 3, round_s: float = 0.25, clock: str = 'wall',
+                     backend: str = 'torch', precision: str = 'fp32') -> Measurement:
+    """A ``Measurement`` of the backbone of ``arch`` on this machine (CPU; PyTorch fp32 unless a
+    deployment path is named); its ``fastest_round_ms`` is the latency the scaler uses.
+    ``clock='cpu'`` (one thread) counts only the time the thread ran: what an idle machine would
+    show, on a shared one."""
+    model, x = deployed_backbone(arch, batch_size, backend, precision, threads)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', NoisyMeasurementWarning)  # the spread is reported instead
-        return measure(build_backbone(arch), example_input(arch, batch_size), threads=threads,
-                       warmup=warmup, rounds=rounds, round_s=round_s, clock=clock)
+        return measure(model, x, threads=threads, warmup=warmup, rounds=rounds, round_s=round_s,
+                       clock=clock)
 
 
 def paired_ratio(reference, arch, rounds: int = 5, threads: Optional[int] = None,
-                 clock: str = 'wall', batch_size: int = 1, round_s: float = 0.3
-                 ) -> Tuple[float, float]:
-    """``(ratio, spread)``: latency of the backbone of ``arch`` over that of ``reference``, their
-    calls interleaved (``median_round_ratio`` of ``time_interleaved``)."""
-    runs = [torch_runner(build_backbone(a), example_input(a, batch_size)) for a in (reference, arch)]
+                 clock: str = 'wall', batch_size: int = 1, round_s: float = 0.3,
+                 backend: str = 'torch', precision: str = 'fp32') -> Tuple[float, float]:
+    """``(ratio, spread)``: latency of the backbone of ``arch`` over that of ``reference`` (on
+    one deployment path), their calls interleaved (``median_round_ratio`` of
+    ``time_interleaved``)."""
+    runs = [torch_runner(*deployed_backbone(a, batch_size, backend, precision, threads))
+            for a in (reference, arch)]
     with torch_threads(threads or default_threads()):
         times, _ = time_interleaved(runs, warmup=5, rounds=rounds, round_s=round_s,
                                     clock=CLOCKS[clock])

@@ -118,10 +118,12 @@ class CostFn:
 
 def make_cost(kind: str, device: Optional[str] = None, predictor: Optional[str] = None,
               num_classes: int = 0, batch_size: int = 1, threads: Optional[int] = None,
-              rounds: int = 5, clock: str = 'wall') -> CostFn:
+              rounds: int = 5, clock: str = 'wall', backend: str = 'torch',
+              precision: str = 'fp32') -> CostFn:
     """The cost of a budget kind. Latency: ``predictor`` (a JSON file from
     ``fit_predictor.py``), else ``device``: a device model's name (``v100``, ``jetson-tx2``,
-    ``pixel3-cpu``, ``local``) or ``measured`` (the default) to measure on this machine."""
+    ``pixel3-cpu``, ``local``) or ``measured`` (the default) to measure on this machine, on the
+    deployment path ``backend`` / ``precision`` (``cost/precision.py``: e.g. onnxruntime int8)."""
     if kind == 'flops':
         return CostFn(kind, lambda a: analytic_cost(a, batch_size, num_classes).flops,
                       'FLOPs (multiply-adds, analytic)')
@@ -140,10 +142,13 @@ def make_cost(kind: str, device: Optional[str] = None, predictor: Optional[str] 
     device = device or MEASURED
     if device == MEASURED:
         m = DriftCorrected(
-            lambda arch, r: measured_latency(arch, batch_size, threads, rounds=r, clock=clock),
-            lambda ref, arch, r: paired_ratio(ref, arch, r, threads, clock, batch_size), rounds)
+            lambda arch, r: measured_latency(arch, batch_size, threads, rounds=r, clock=clock,
+                                             backend=backend, precision=precision),
+            lambda ref, arch, r: paired_ratio(ref, arch, r, threads, clock, batch_size,
+                                              backend=backend, precision=precision), rounds)
         how = 'CPU time of 1 thread' if clock == 'cpu' else f'{threads or "all"} threads'
-        return CostFn(kind, m, f'latency measured here (PyTorch, CPU, batch {batch_size}, {how}, '
+        path = 'PyTorch' if (backend, precision) == ('torch', 'fp32') else f'{backend} {precision}'
+        return CostFn(kind, m, f'latency measured here ({path}, CPU, batch {batch_size}, {how}, '
                       f'fastest of {rounds} rounds, drift-corrected)', expensive=True)
     from ..cost.devices import DEVICE_NAMES, get_device
     if device not in DEVICE_NAMES:
