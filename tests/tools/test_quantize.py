@@ -10,7 +10,6 @@ TINY = ['model.backbone.arch.depth=2', 'model.backbone.arch.num_heads=2',
 
 
 def _checkpoint(tmp_path, digits_config):
-    from mmengine.config import DictAction  # noqa: F401
     options = {k: (int(v) if v.isdigit() else v) for k, v in (o.split('=') for o in TINY)}
     _, model = build_model(digits_config, options)
     for p in model.parameters():  # an untrained model, but not a constant one

@@ -20,7 +20,7 @@ import copy
 import os
 import tempfile
 import warnings
-from typing import Callable, Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
@@ -92,8 +92,8 @@ class OnnxModule(nn.Module):
         return torch.from_numpy(self.session.run(None, {self.input_name: x.cpu().numpy()})[0])
 
 
-def deployed(model: nn.Module, x: torch.Tensor, backend: str, precision: str,
-             threads: int = 1, onnx_path: Optional[str] = None) -> Callable:
+def deployed(model: nn.Module, x: torch.Tensor, backend: str, precision: str, threads: int = 1,
+             onnx_path: Optional[str] = None) -> Tuple[nn.Module, torch.Tensor]:
     """``(module, input)`` of a deployment path: call ``module(input)``."""
     check_path(backend, precision)
     if backend == 'torch':

@@ -26,7 +26,7 @@ straight-through (the gradient passes as if it were the identity).
 import math
 import re
 from dataclasses import dataclass
-from typing import Iterable, Optional, Tuple
+from typing import Iterable, Tuple
 
 import torch
 import torch.nn.functional as F
