@@ -111,6 +111,19 @@ def family_of(arch) -> Family:
                     f'{[f.arch_type.__name__ for f in _FAMILIES.values()]}')
 
 
+def backbone_out_channels(backbone) -> Optional[List[int]]:
+    """Channels of each output a built backbone returns (one per ``out_indices`` entry), from
+    its family's declaration; None for a backbone of no registered family (nothing to check)."""
+    arch, indices = getattr(backbone, 'arch', None), getattr(backbone, 'out_indices', None)
+    if arch is None or indices is None:
+        return None
+    try:
+        family = family_of(arch)
+    except TypeError:
+        return None
+    return list(family.out_channels(arch, dict(out_indices=list(indices))))
+
+
 def family_of_backbone(type_name: Any) -> Optional[Family]:
     """The family whose backbone is registered as ``type_name`` (a config's ``type``), or None."""
     for f in _FAMILIES.values():

@@ -75,3 +75,13 @@ def test_op_breakdown_writes_csv_and_json(config, run_script, tmp_path):
     assert (tmp_path / 'out' / 'breakdown.csv').exists()
     data = json.load(open(tmp_path / 'out' / 'breakdown.json'))
     assert abs(sum(r['percent'] for r in data['classes']) - 100) < 1e-9
+
+
+def test_get_flops_counts_a_video_model_per_clip(run_script, configs_dir):
+    """A clip model's input comes from its family ((C, T, H, W)); the analytic per-clip count
+    equals the traced one of the whole recognizer's backbone."""
+    config = f'{configs_dir}/timesformer/timesformer_divST_deit-micro_1xb16-motion-small.py'
+    code, out, err = run_script('tools/analysis_tools/get_flops.py', config)
+    assert code in (0, None), err
+    total = next(line for line in out.splitlines() if line.startswith('total')).split()
+    assert float(total[1]) > 0 and total[1] == total[2]    # traced GFLOPs == analytic GFLOPs

@@ -8,7 +8,8 @@ from typing import Dict, Optional
 import torch
 from torch import nn
 
-from .analytic import Cost, backbone_cost, find_backbone
+from ..families import family_of
+from .analytic import Cost, backbone_cost, find_arch, find_backbone
 from .classes import OP_CLASSES, OpClass
 from .traced import traced_flops
 
@@ -76,8 +77,11 @@ def model_complexity(model: nn.Module, x: torch.Tensor, kwargs: Optional[dict] =
     from .devices import PRECISION_BYTES
     traced = traced_flops(model, x, **(kwargs or {}))
     params = sum(p.numel() for p in model.parameters())
-    # the backbone sees every leading dimension as images: (N, segments, C, H, W) for a 2-D video model
-    images = math.prod(x.shape[:-3])
+    # the backbone sees every leading dimension as a batch: (N, segments, C, H, W) for a 2-D video
+    # model, (N, clips, C, T, H, W) for a clip model whose own input is (B, C, T, H, W)
+    arch = find_arch(model)
+    own = family_of(arch).example_input(arch, 1).dim() - 1 if arch is not None else 3
+    images = math.prod(x.shape[:-own])
     analytic = backbone_cost(model, images, tuple(x.shape[-2:]), head_classes(model),
                              PRECISION_BYTES[precision])
     device_ms = None

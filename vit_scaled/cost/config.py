@@ -64,10 +64,13 @@ def parse_shape(values: Optional[Sequence], default: Tuple[int, int] = (224, 224
 
 def default_shape(model: nn.Module, values: Optional[Sequence] = None) -> Tuple[int, ...]:
     """The input shape for ``model``: the user's, or the resolution its architecture was built for."""
+    from ..families import family_of
     from .analytic import find_arch
     arch = find_arch(model)
     if arch is None:
         return parse_shape(values)
+    if not values:  # the family's own example: (C, H, W) for images, (C, T, H, W) for clips
+        return tuple(family_of(arch).example_input(arch, 1).shape[1:])
     return parse_shape(values, tuple(arch.img_size), arch.in_channels)
 
 
@@ -78,6 +81,8 @@ def model_inputs(model: nn.Module, shape: Sequence[int], batch_size: int = 1,
     from mmengine.model import BaseModel
     from mmengine.structures import BaseDataElement
 
+    if isinstance(model, BaseModel) and len(shape) == 4 and hasattr(model, 'cls_head'):
+        shape = (1, *shape)  # mmaction2's recognizers take (B, clips, C, T, H, W)
     x = torch.randn(batch_size, *shape, device=device)
     if not isinstance(model, BaseModel):
         return x, {}

@@ -16,20 +16,7 @@ from mmdet.models.detectors import DeformableDETR
 from mmengine.registry import MODELS
 from torch import nn
 
-
-def backbone_out_channels(backbone: nn.Module) -> Optional[List[int]]:
-    """Channels of each map the backbone returns, for the package's backbones (from their
-    architecture, through the family registry); ``None`` for others (nothing to check)."""
-    arch = getattr(backbone, 'arch', None)
-    indices = getattr(backbone, 'out_indices', None)
-    if arch is None or indices is None:
-        return None
-    from ..families import family_of
-    try:
-        family = family_of(arch)
-    except TypeError:       # not one of the package's architectures
-        return None
-    return list(family.out_channels(arch, dict(out_indices=list(indices))))
+from ..families import backbone_out_channels
 
 
 def neck_in_channels(neck: nn.Module) -> Optional[List[int]]:

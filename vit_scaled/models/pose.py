@@ -19,20 +19,7 @@ from mmpose.models.necks import FeatureMapProcessor
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from torch import nn
 
-
-def backbone_out_channels(backbone: nn.Module) -> Optional[List[int]]:
-    """Channels of each map the backbone returns: from the family registry for the package's
-    backbones; ``None`` for others (nothing to check)."""
-    arch = getattr(backbone, 'arch', None)
-    indices = getattr(backbone, 'out_indices', None)
-    if arch is None or indices is None:
-        return None
-    from ..families import family_of
-    try:
-        family = family_of(arch)
-    except TypeError:  # not one of the package's families
-        return None
-    return list(family.out_channels(arch, {'out_indices': list(indices)}))
+from ..families import backbone_out_channels
 
 
 def neck_out_channels(neck: Optional[nn.Module], channels: List[int]) -> Optional[List[int]]:
