@@ -7,7 +7,9 @@
         [--predictor FILE.json] [--batch-size N]
 
 A latency budget is checked with ``--device``: ``measured`` (the default: measured on this
-machine, PyTorch on the CPU), or a device model (``v100``, ``jetson-tx2``, ``pixel3-cpu``,
+machine, PyTorch on the CPU, or the deployment path ``--backend onnxruntime --precision int8``:
+exported and quantized by ONNX Runtime, then timed, so that a model is scaled for the way it will
+run), or a device model (``v100``, ``jetson-tx2``, ``pixel3-cpu``,
 ``local``); or with a latency predictor fitted by tools/analysis_tools/fit_predictor.py.
 FLOPs are multiply-adds, as DeiT and PiT count them.
 """
@@ -33,6 +35,11 @@ def parse_args():
     p.add_argument('--clock', default='wall', choices=('wall', 'cpu'),
                    help="cpu: time one thread's CPU time (with --threads 1), steady on a shared "
                    'machine')
+    p.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime'),
+                   help='for a measured latency: the runtime the model is deployed with')
+    p.add_argument('--precision', default='fp32', choices=('fp32', 'bf16', 'int8'),
+                   help='for a measured latency: the numeric format it is deployed in '
+                   '(onnxruntime int8: its dynamic quantization)')
     p.add_argument('--out', help='the new config (default work_dirs/scaled/<name>_<budget>.py)')
     return p.parse_args()
 
@@ -42,7 +49,8 @@ def main():
     _, out, summary = scale_config(args.config, args.strategy, args.budget, out=args.out,
                                    device=args.device, predictor=args.predictor,
                                    batch_size=args.batch_size, threads=args.threads,
-                                   clock=args.clock, progress=print)
+                                   clock=args.clock, backend=args.backend,
+                                   precision=args.precision, progress=print)
     print(summary)
     for line in summary.splitlines():  # extrapolation warnings also where warnings go
         if line.startswith('warning:'):

@@ -85,3 +85,18 @@ def test_measured_latency_budget_within_10_percent(tmp_path, strategy, digits_co
     base = configs.arch_of(Config.fromfile(digits_config))
     ratio, _ = paired_ratio(base, arch, rounds=7, threads=1, clock='cpu')
     assert abs(ratio / 0.6 - 1) <= 0.10, (ratio, result.summary())
+
+
+def test_latency_budget_on_the_onnxruntime_int8_path_within_10_percent(tmp_path, strategy,
+                                                                       digits_config):
+    """The same on a deployment path: every candidate exported, quantized by ONNX Runtime
+    (dynamic int8) and timed there; the written model, measured on that path, is within +-10%."""
+    result, out, summary = scale_config(digits_config, strategy, 'latency=0.6x',
+                                        out=str(tmp_path / 'ort.py'), threads=1, clock='cpu',
+                                        backend='onnxruntime', precision='int8')
+    assert 'onnxruntime int8' in summary
+    arch = configs.arch_of(Config.fromfile(out))
+    base = configs.arch_of(Config.fromfile(digits_config))
+    ratio, _ = paired_ratio(base, arch, rounds=7, threads=1, clock='cpu',
+                            backend='onnxruntime', precision='int8')
+    assert abs(ratio / 0.6 - 1) <= 0.10, (ratio, result.summary())

@@ -21,8 +21,8 @@ def default_out(base_config: str, budget: Budget) -> str:
 def scale_config(base_config: str, strategy: Union[str, Strategy], budget: Union[str, Budget],
                  out: Optional[str] = None, device: Optional[str] = None,
                  predictor: Optional[str] = None, batch_size: int = 1,
-                 threads: Optional[int] = None, clock: str = 'wall',
-                 progress: Callable[[str], None] = lambda msg: None,
+                 threads: Optional[int] = None, clock: str = 'wall', backend: str = 'torch',
+                 precision: str = 'fp32', progress: Callable[[str], None] = lambda msg: None,
                  command: Optional[str] = None) -> Tuple[Scaled, str, str]:
     """Write the scaled config (to ``out``, default ``work_dirs/scaled/<name>_<budget>.py``);
     returns the result, the path and the summary written at the top of the config."""
@@ -30,7 +30,8 @@ def scale_config(base_config: str, strategy: Union[str, Strategy], budget: Union
     strategy = load_strategy(strategy) if isinstance(strategy, str) else strategy
     cfg, base, num_classes = configs.load_base(base_config)
     cost_kwargs = dict(device=device, predictor=predictor, num_classes=num_classes,
-                       batch_size=batch_size, threads=threads, clock=clock)
+                       batch_size=batch_size, threads=threads, clock=clock, backend=backend,
+                       precision=precision)
     if isinstance(budget, str):
         budget, cost = resolve_budget(budget, base, **cost_kwargs)
     else:
