@@ -93,6 +93,15 @@ def window_layout(grid: Size, window: Size, shift: bool):
     return (Hp, Wp), real, allowed
 
 
+@functools.lru_cache(maxsize=32)
+def additive_mask(grid: Size, window: Size, shift: bool, dtype, device) -> torch.Tensor:
+    """``window_layout``'s allowed pairs as SDPA's additive mask (nW, 1, L, L): 0 or -inf. Built
+    once per grid and kept (never written to), not at every block of every pass."""
+    allowed = window_layout(grid, window, shift)[2]
+    return torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill_(
+        ~allowed.to(device), float('-inf'))[:, None]
+
+
 class Attention(nn.Module):
     """Multi-head self-attention over (B, N, C) tokens; ``grid`` (H, W) of the last H*W tokens
     (after ``num_prefix_tokens`` prefix tokens) is needed by windows and relative position.
@@ -181,10 +190,8 @@ class Attention(nn.Module):
         # (B, nW, L, 3C) -> q, k, v of (B, nW, heads, L, e)
         q, k, v = self.qkv(x).view(B, nh * nw, L, 3, self.num_heads, -1).permute(
             3, 0, 1, 4, 2, 5).unbind(0)
-        mask = None
-        if allowed is not None:
-            mask = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill_(
-                ~allowed.to(q.device), float('-inf'))[:, None]  # (nW, 1, L, L)
+        mask = None if allowed is None else additive_mask(grid, self.window, self.shift,
+                                                          q.dtype, q.device)
         if self.rel_pos_h is not None:
             bias = rel_pos_bias(q, self.window, self.rel_pos_h, self.rel_pos_w)
             mask = bias if mask is None else bias + mask
