@@ -3,6 +3,7 @@
 The tests run with ``--import-mode=importlib`` (pytest.ini), so test modules cannot import each
 other or this file; whatever they share is a fixture here.
 """
+import logging
 import os
 import runpy
 import sys
@@ -18,6 +19,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _loggers_outlive_captured_streams():
+    """mmengine's loggers live for the whole process and keep the stream they were made with;
+    one made during a test keeps that test's captured stdout, closed afterwards, and every later
+    message then prints a "--- Logging error ---" into whatever test runs (seen only when the
+    suite runs in one order). Point such handlers back at the real stream after each test."""
+    yield
+    from mmengine.logging import MMLogger
+    for logger in list(MMLogger._instance_dict.values()):
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and getattr(handler.stream, 'closed', False):
+                handler.stream = sys.__stdout__  # not setStream: it flushes the closed one
 
 
 @pytest.fixture(scope='session')

@@ -62,7 +62,7 @@ def test_benchmark_both_backends(config, run_script, tmp_path):
         code, out, _ = run_script(TOOLS + 'benchmark.py', config(), '--backend', backend,
                                   '--batch-size', 2, '--threads', 1, '--warmup', 1, '--rounds', 2,
                                   '--iters', 2, '--out', tmp_path / 'b.json')
-        assert code == 0 and f'{backend} on cpu, batch 2, 1 threads' in out
+        assert code == 0 and f'{backend} fp32 on cpu, batch 2, 1 threads' in out
         assert json.load(open(tmp_path / 'b.json'))['backend'] == backend
     code, _, err = run_script(TOOLS + 'benchmark.py', config(), '--backend', 'tvm')
     assert code == 2 and "--backend 'tvm' is invalid" in err
