@@ -1,28 +1,41 @@
 """A latency predictor for a device you can measure on, learned from sampled configurations.
 
-The model is a non-negative linear combination of the analytic per-class costs: for each operator
-class its multiply-adds, bytes moved and operator launches, plus a constant. Non-negative, because
-each term is time a device spends, and so that it extrapolates sanely; fitted on relative error
-(rows divided by the measured latency), because a scaling search compares small and large models
-alike. Users sample configurations, measure them (``collect``), fit and save to JSON, and load the
+Every form starts from the analytic per-class costs: for each operator class its multiply-adds,
+bytes moved and operator launches, plus a constant.
+
+- ``linear``: a non-negative linear combination of them. Non-negative, because each term is time
+  a device spends, and so that it extrapolates sanely.
+- ``sized``: the same terms, plus for each class with multiply-adds a term ``flops * (log s -
+  m)``, ``s`` the class's multiply-adds per operator launch (its mean operator size) and ``m``
+  that log-size's mean over the sample. A class's time per multiply-add then depends on how big
+  its operators are: with several threads a small GEMM does not fill them, so it runs at a lower
+  rate than a large one, which no constant rate captures. Size slopes may take either sign.
+- ``boosted``: the ``linear`` prediction times ``exp(g)``, ``g`` a small gradient-boosted tree
+  ensemble on the log of every cost feature (what the field's learned predictors use: nn-Meter's
+  per-kernel forests, HAT's MLP on architecture features), fitted to the log of what the linear
+  form leaves unexplained.
+
+All are fitted on relative error (rows divided by the measured latency), because a scaling search
+compares small and large models alike. ``fit_and_evaluate`` chooses the form by k-fold
+cross-validation on the training share and reports every form on the held-out share beside it.
+Users sample configurations, measure them (``cost.latency_table``), fit, save to JSON, and load the
 file wherever a latency estimate is needed.
 """
-import csv
 import json
+import math
 import random
-import statistics
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from ..arch import DeiTArch
-from ..families import family_of, get_family
 from ..fileio import atomic_open
 from .analytic import Cost, analytic_cost
 from .classes import OP_CLASSES
 
 FEATURES = tuple(f'{c.value}:{k}' for c in OP_CLASSES for k in ('flops', 'bytes', 'kernels'))
+FORMS = ('linear', 'sized', 'boosted')
 
 # Scaled-DeiT sampling space: the study's dimensions around DeiT-Ti/S on a CPU-sized budget.
 DEIT_SPACE = dict(depth=range(4, 17), num_heads=range(2, 9), head_dim=(32, 48, 64),
@@ -66,6 +79,64 @@ def metrics(predicted: Sequence[float], measured: Sequence[float]) -> Dict[str, 
             'within_10': float(100 * (rel <= 0.10).mean()), 'kendall_tau': float(tau)}
 
 
+# -- the forms' design matrices ---------------------------------------------------------------------
+def _base(costs: Sequence[Cost]) -> np.ndarray:
+    return np.array([[1.0] + features(c) for c in costs])
+
+
+def _log_sizes(costs: Sequence[Cost]) -> np.ndarray:
+    """Per class: log of its multiply-adds per launch (0 for a class without either)."""
+    return np.array([[math.log(v.flops / v.kernels) if v.flops and v.kernels else 0.0
+                      for _, v in c] for c in costs])
+
+
+def _sized(costs: Sequence[Cost], centre: Sequence[float]) -> np.ndarray:
+    flops = np.array([[float(v.flops) for _, v in c] for c in costs])
+    return np.hstack([_base(costs), flops * (_log_sizes(costs) - np.asarray(centre))])
+
+
+def _log_features(costs: Sequence[Cost]) -> np.ndarray:
+    return np.log1p(np.array([features(c) for c in costs]))
+
+
+def _relative_lsq(X: np.ndarray, y: np.ndarray, free: int = 0) -> np.ndarray:
+    """Weights minimising the relative error of ``X w`` against ``y``; all non-negative but the
+    last ``free``. Columns scaled to unit range first, for conditioning."""
+    from scipy.optimize import lsq_linear
+    scale = np.abs(X).max(axis=0)
+    scale[scale == 0] = 1.0
+    A = (X / scale) / y[:, None]
+    lower = np.r_[np.zeros(X.shape[1] - free), np.full(free, -np.inf)]
+    w = lsq_linear(A, np.ones_like(y), bounds=(lower, np.inf), method='bvls').x
+    return w / scale
+
+
+# -- boosted trees, kept as plain arrays so that the JSON file is the whole model -------------------
+def _trees_to_dict(gbr) -> List[dict]:
+    out = []
+    for (est,) in gbr.estimators_:
+        t = est.tree_
+        out.append({'left': t.children_left.tolist(), 'right': t.children_right.tolist(),
+                    'feature': t.feature.tolist(), 'threshold': t.threshold.tolist(),
+                    'value': t.value[:, 0, 0].tolist()})
+    return out
+
+
+def _tree_predict(tree: dict, Z: np.ndarray) -> np.ndarray:
+    out = np.empty(len(Z))
+    for i, z in enumerate(Z):
+        node = 0
+        while tree['left'][node] != -1:
+            f = tree['feature'][node]
+            node = tree['left'][node] if z[f] <= tree['threshold'][node] else tree['right'][node]
+        out[i] = tree['value'][node]
+    return out
+
+
+BOOSTING = dict(n_estimators=150, learning_rate=0.05, max_depth=2, subsample=0.8,
+                min_samples_leaf=4)
+
+
 @dataclass
 class LatencyPredictor:
     coef: List[float]
@@ -73,16 +144,31 @@ class LatencyPredictor:
     batch_size: int = 1
     dtype_bytes: int = 4
     meta: dict = field(default_factory=dict)
+    form: str = 'linear'
+    params: dict = field(default_factory=dict)  # the form's other fitted values
+
+    def predict_costs(self, costs: Sequence[Cost]) -> np.ndarray:
+        """Milliseconds for one pass of each cost (computed at this predictor's batch size)."""
+        w = np.r_[self.intercept, self.coef]
+        if self.form == 'sized':
+            return _sized(costs, self.params['centre']) @ np.r_[w, self.params['size_coef']]
+        out = _base(costs) @ w
+        if self.form == 'boosted':
+            Z = _log_features(costs)
+            g = self.params['offset'] + self.params['learning_rate'] * sum(
+                _tree_predict(t, Z) for t in self.params['trees'])
+            out = out * np.exp(g)
+        return out
 
     def predict_cost(self, cost: Cost) -> float:
-        """Milliseconds for one pass of ``cost`` (computed at this predictor's batch size)."""
-        return self.intercept + float(np.dot(self.coef, features(cost)))
+        return float(self.predict_costs([cost])[0])
 
     def predict(self, arch) -> float:
         return self.predict_cost(analytic_cost(arch, self.batch_size, 0, self.dtype_bytes))
 
     def to_dict(self) -> dict:
-        return {'features': list(FEATURES), 'coef': list(self.coef), 'intercept': self.intercept,
+        return {'features': list(FEATURES), 'form': self.form, 'coef': list(self.coef),
+                'intercept': self.intercept, 'params': self.params,
                 'batch_size': self.batch_size, 'dtype_bytes': self.dtype_bytes, 'meta': self.meta}
 
     def save(self, path: str):
@@ -93,52 +179,38 @@ class LatencyPredictor:
     def load(cls, path: str) -> 'LatencyPredictor':
         with open(path) as f:
             d = json.load(f)
-        if d.get('features') != list(FEATURES):
-            raise ValueError(f'{path} was fitted on other features than this version computes; '
-                             'fit it again')
-        return cls(d['coef'], d['intercept'], d['batch_size'], d['dtype_bytes'], d.get('meta', {}))
+        if d.get('features') != list(FEATURES) or d.get('form', 'linear') not in FORMS:
+            raise ValueError(f'{path} was fitted on other features or another model form than '
+                             f'this version computes ({", ".join(FORMS)}); fit it again')
+        return cls(d['coef'], d['intercept'], d['batch_size'], d['dtype_bytes'],
+                   d.get('meta', {}), d.get('form', 'linear'), d.get('params', {}))
 
 
-def fit(costs: Sequence[Cost], latencies_ms: Sequence[float], meta: Optional[dict] = None
-        ) -> LatencyPredictor:
-    """Non-negative least squares on relative error; features scaled to unit range first."""
-    from scipy.optimize import nnls
-    X = np.array([[1.0] + features(c) for c in costs])
+def fit(costs: Sequence[Cost], latencies_ms: Sequence[float], meta: Optional[dict] = None,
+        form: str = 'linear', seed: int = 0) -> LatencyPredictor:
+    """Fit ``form`` (one of ``FORMS``) on relative error."""
+    if form not in FORMS:
+        raise ValueError(f'form={form!r} is invalid: choose one of {FORMS}')
     y = np.asarray(latencies_ms, float)
-    scale = X.max(axis=0)
-    scale[scale == 0] = 1.0
-    w, _ = nnls((X / scale) / y[:, None], np.ones_like(y))
-    w = w / scale
     b = costs[0]
-    return LatencyPredictor([float(v) for v in w[1:]], float(w[0]), b.batch_size, b.dtype_bytes,
-                            dict(meta or {}))
-
-
-STATISTICS = ('median', 'best')
-
-
-def measure_archs(archs: Sequence, build: Callable, batch_size: int = 1, backend: str = 'torch',
-                  threads: Optional[int] = None, progress: Callable = lambda i, n, a, ms: None,
-                  statistic: str = 'median', passes: int = 1, **measure_kwargs) -> List[float]:
-    """Measured latency (ms) of the model ``build(arch)`` for each arch, in order: the median
-    call, or the fastest (``best``, robust on a shared machine, where interference only adds).
-    ``passes`` > 1 measures the whole list again and keeps the best (or median) pass, so that a
-    burst of load on the machine cannot skew neighbouring configurations alone."""
-    import torch
-
-    from .measure import measure
-    if statistic not in STATISTICS:
-        raise ValueError(f'statistic={statistic!r} is invalid: choose one of {STATISTICS}')
-    runs = [[] for _ in archs]
-    for p in range(passes):
-        for i, arch in enumerate(archs):
-            model = build(arch).eval()
-            x = family_of(arch).example_input(arch, batch_size)
-            m = measure(model, x, backend=backend, threads=threads, **measure_kwargs)
-            runs[i].append(m.latency_ms if statistic == 'median' else m.best_ms)
-            progress(p * len(archs) + i, passes * len(archs), arch, runs[i][-1])
-    pick = min if statistic == 'best' else statistics.median
-    return [pick(r) for r in runs]
+    pred = LatencyPredictor([], 0.0, b.batch_size, b.dtype_bytes, dict(meta or {}), form)
+    if form == 'sized':
+        centre = _log_sizes(costs).mean(axis=0)
+        w = _relative_lsq(_sized(costs, centre), y, free=len(centre))
+        k = len(FEATURES) + 1
+        pred.params = {'centre': centre.tolist(), 'size_coef': w[k:].tolist()}
+    else:
+        w = _relative_lsq(_base(costs), y)
+    pred.intercept, pred.coef = float(w[0]), [float(v) for v in w[1:1 + len(FEATURES)]]
+    if form == 'boosted':
+        from sklearn.ensemble import GradientBoostingRegressor
+        residual = np.log(y / np.maximum(_base(costs) @ w[:len(FEATURES) + 1], 1e-9))
+        offset = float(residual.mean())
+        gbr = GradientBoostingRegressor(init='zero', random_state=seed, **BOOSTING)
+        gbr.fit(_log_features(costs), residual - offset)
+        pred.params = {'offset': offset, 'learning_rate': BOOSTING['learning_rate'],
+                       'trees': _trees_to_dict(gbr)}
+    return pred
 
 
 def split(n: int, holdout: float = 0.25, seed: int = 0):
@@ -149,35 +221,49 @@ def split(n: int, holdout: float = 0.25, seed: int = 0):
     return sorted(idx[k:]), sorted(idx[:k])
 
 
+def cross_validate(costs: Sequence[Cost], latencies_ms: Sequence[float], form: str,
+                   folds: int = 5, seed: int = 0) -> Dict[str, float]:
+    """Metrics of ``form`` over ``folds``-fold cross-validation: every row predicted once, by a
+    fit that did not see it."""
+    n = len(costs)
+    idx = list(range(n))
+    random.Random(seed).shuffle(idx)
+    predicted = np.empty(n)
+    for k in range(folds):
+        test = idx[k::folds]
+        train = [i for i in idx if i not in set(test)]
+        p = fit([costs[i] for i in train], [latencies_ms[i] for i in train], form=form, seed=seed)
+        predicted[test] = p.predict_costs([costs[i] for i in test])
+    return metrics(predicted, latencies_ms)
+
+
 def fit_and_evaluate(archs: Sequence, latencies_ms: Sequence[float], batch_size: int = 1,
-                     holdout: float = 0.25, seed: int = 0, meta: Optional[dict] = None):
-    """Fit on a shuffled share of the measured archs and evaluate on the rest: the predictor
-    (its ``meta`` records both metric sets) and the held-out metrics."""
+                     holdout: float = 0.25, seed: int = 0, meta: Optional[dict] = None,
+                     forms: Sequence[str] = FORMS, folds: int = 5, exclude: Sequence[int] = ()):
+    """Fit on a shuffled share of the measured archs, choose the form with the lowest
+    cross-validated MAPE on that share, and evaluate every form on the held-out rest. Rows in
+    ``exclude`` (measurements too noisy to trust) are in neither. Returns the chosen predictor
+    (its ``meta`` records the cross-validation, the held-out metrics of every form and the
+    choice) and its held-out metrics."""
     costs = [analytic_cost(a, batch_size) for a in archs]
     train, held = split(len(archs), holdout, seed)
-    pred = fit([costs[i] for i in train], [latencies_ms[i] for i in train],
-               dict(meta or {}, n_train=len(train), n_heldout=len(held)))
-    for name, idx in (('train_metrics', train), ('heldout_metrics', held)):
-        pred.meta[name] = metrics([pred.predict_cost(costs[i]) for i in idx],
-                                  [latencies_ms[i] for i in idx])
+    train, held = [i for i in train if i not in exclude], [i for i in held if i not in exclude]
+    if len(train) < 2 * folds or not held:
+        raise ValueError(f'{len(train)} trusted training and {len(held)} held-out '
+                         f'configurations are too few to fit and evaluate')
+    xs, ys = [costs[i] for i in train], [latencies_ms[i] for i in train]
+    cv = {f: cross_validate(xs, ys, f, folds, seed) for f in forms}
+    chosen = min(forms, key=lambda f: cv[f]['mape'])
+    fitted = {f: fit(xs, ys, form=f, seed=seed) for f in forms}
+    report = {}
+    for f, p in fitted.items():
+        report[f] = {'cv': cv[f]}
+        for name, idx in (('train', train), ('heldout', held)):
+            report[f][name] = metrics(p.predict_costs([costs[i] for i in idx]),
+                                      [latencies_ms[i] for i in idx])
+    pred = fitted[chosen]
+    pred.meta = dict(meta or {}, n_train=len(train), n_heldout=len(held), folds=folds,
+                     chosen_by=f'{folds}-fold cross-validated MAPE on the training share',
+                     forms=report, train_metrics=report[chosen]['train'],
+                     heldout_metrics=report[chosen]['heldout'])
     return pred, pred.meta['heldout_metrics']
-
-
-MEASUREMENT_FIELDS = ('family', 'arch', 'latency_ms')
-
-
-def save_measurements(path: str, archs: Sequence, latencies_ms: Sequence[float]):
-    """A CSV of (family, architecture as JSON, latency): any family's values round-trip."""
-    with atomic_open(path, 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(MEASUREMENT_FIELDS)
-        for a, v in zip(archs, latencies_ms):
-            w.writerow([family_of(a).name, json.dumps(a.to_dict(), sort_keys=True), v])
-
-
-def load_measurements(path: str):
-    """``(archs, latencies_ms)`` from a file of ``save_measurements``."""
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    archs = [get_family(r['family']).arch_type(**json.loads(r['arch'])) for r in rows]
-    return archs, [float(r['latency_ms']) for r in rows]

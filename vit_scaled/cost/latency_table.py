@@ -1,0 +1,130 @@
+"""A table of measured latencies for fitting a predictor, taken so that a noisy figure is caught.
+
+Each configuration is timed in ``rounds`` rounds (``measure``); its spread is max/min of the
+rounds' medians minus one. A spread above ``max_spread`` means the rounds disagreed: something
+else ran on the machine, or the threads did not settle. Such configurations are measured again
+after all the others (so at another moment, not in the same burst), up to ``retries`` times,
+keeping the attempt whose rounds agreed best. Whatever is still above the threshold is marked
+untrusted: the fit leaves it out and the tool names it with its spreads, rather than fitting
+on it silently.
+
+The timing is a function ``arch -> Measurement`` (``path_timer`` builds the real one for a
+deployment path), so the protocol can be driven by any timer, a deterministic one included.
+"""
+import csv
+import json
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence
+
+from ..families import family_of, get_family
+from ..fileio import atomic_open
+from .measure import Measurement, NoisyMeasurementWarning, deployed_backbone, measure
+
+STATISTICS = ('median', 'best')
+
+
+def path_timer(backend: str = 'torch', precision: str = 'fp32', threads: Optional[int] = None,
+               batch_size: int = 1, **measure_kwargs) -> Callable[[object], Measurement]:
+    """``arch -> Measurement`` of the backbone of ``arch`` on a deployment path
+    (``cost/precision.py``), at ``threads`` (default: all this process may use)."""
+    def time_arch(arch) -> Measurement:
+        model, x = deployed_backbone(arch, batch_size, backend, precision, threads)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', NoisyMeasurementWarning)  # the table reports it
+            return measure(model, x, threads=threads, **measure_kwargs)
+    return time_arch
+
+
+@dataclass
+class Row:
+    arch: object
+    latency_ms: float
+    spread: float                 # of the kept attempt
+    spreads: List[float] = field(default_factory=list)  # of every attempt, in order
+    trusted: bool = True
+
+    @property
+    def remeasured(self) -> bool:
+        return len(self.spreads) > 1
+
+
+def _figure(m: Measurement, statistic: str) -> float:
+    return m.latency_ms if statistic == 'median' else m.best_ms
+
+
+def measure_table(archs: Sequence, timer: Callable[[object], Measurement],
+                  statistic: str = 'median', max_spread: float = 0.05, retries: int = 2,
+                  progress: Callable[[str], None] = lambda msg: None) -> List[Row]:
+    """One ``Row`` per arch, in order: measured with ``timer``; those whose rounds disagree by
+    more than ``max_spread`` measured again (up to ``retries`` times), the rest kept as they
+    are; still disagreeing: ``trusted=False``. ``statistic``: the median round, or the fastest
+    call (``best``: robust on a shared machine, where interference only adds time)."""
+    if statistic not in STATISTICS:
+        raise ValueError(f'statistic={statistic!r} is invalid: choose one of {STATISTICS}')
+    rows, kept = [], []
+    for i, arch in enumerate(archs):
+        m = timer(arch)
+        rows.append(Row(arch, _figure(m, statistic), m.spread, [m.spread]))
+        kept.append(m)
+        progress(f'[{i + 1}/{len(archs)}] {_name(arch)}: {rows[-1].latency_ms:.2f} ms '
+                 f'(rounds spread {100 * m.spread:.1f}%)')
+    for attempt in range(1, retries + 1):
+        noisy = [i for i, r in enumerate(rows) if r.spread > max_spread]
+        if not noisy:
+            break
+        progress(f're-measuring {len(noisy)} configuration(s) whose rounds disagreed by more '
+                 f'than {100 * max_spread:.0f}% (attempt {attempt + 1} of {retries + 1}): '
+                 + ', '.join(f'{_name(rows[i].arch)} ({100 * rows[i].spread:.1f}%)'
+                             for i in noisy))
+        for i in noisy:
+            m, r = timer(rows[i].arch), rows[i]
+            r.spreads.append(m.spread)
+            if m.spread < r.spread:
+                r.latency_ms, r.spread = _figure(m, statistic), m.spread
+            progress(f'  {_name(r.arch)}: spread {100 * m.spread:.1f}% -> kept '
+                     f'{r.latency_ms:.2f} ms (spread {100 * r.spread:.1f}%)')
+    for r in rows:
+        r.trusted = r.spread <= max_spread
+    return rows
+
+
+def noisy_report(rows: Sequence[Row], max_spread: float) -> List[str]:
+    """A line per untrusted row: the configuration and the spread of each of its attempts."""
+    return [f'{_name(r.arch)}: rounds disagreed by '
+            + ', '.join(f'{100 * s:.1f}%' for s in r.spreads)
+            + f' in {len(r.spreads)} attempt(s) (> {100 * max_spread:.0f}%)'
+            for r in rows if not r.trusted]
+
+
+def _name(arch) -> str:
+    from ..scaling.space import describe
+    return describe(arch)
+
+
+FIELDS = ('family', 'arch', 'latency_ms', 'spread', 'spreads', 'trusted')
+
+
+def save_table(path: str, rows: Sequence[Row]):
+    """A CSV of (family, architecture as JSON, latency, spreads, trusted): any family's values
+    round-trip."""
+    with atomic_open(path, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(FIELDS)
+        for r in rows:
+            w.writerow([family_of(r.arch).name, json.dumps(r.arch.to_dict(), sort_keys=True),
+                        r.latency_ms, r.spread, json.dumps(r.spreads), int(r.trusted)])
+
+
+def load_table(path: str) -> List[Row]:
+    """The rows of a file of ``save_table`` (a file with only family, arch and latency, from an
+    earlier version, reads as trusted rows of unknown spread)."""
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for r in rows:
+        arch = get_family(r['family']).arch_type(**json.loads(r['arch']))
+        spread = float(r.get('spread') or 0.0)
+        out.append(Row(arch, float(r['latency_ms']), spread,
+                       json.loads(r.get('spreads') or '[]'), bool(int(r.get('trusted') or 1))))
+    return out
