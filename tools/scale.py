@@ -10,7 +10,8 @@ A latency budget is checked with ``--device``: ``measured`` (the default: measur
 machine, PyTorch on the CPU, or the deployment path ``--backend onnxruntime --precision int8``:
 exported and quantized by ONNX Runtime, then timed, so that a model is scaled for the way it will
 run), or a device model (``v100``, ``jetson-tx2``, ``pixel3-cpu``,
-``local``); or with a latency predictor fitted by tools/analysis_tools/fit_predictor.py.
+``local``); or with a latency predictor fitted by tools/analysis_tools/fit_predictor.py, for the
+deployment path it was fitted on (give the same --backend, --precision and --threads).
 FLOPs are multiply-adds, as DeiT and PiT count them.
 """
 import argparse

@@ -135,10 +135,18 @@ def make_cost(kind: str, device: Optional[str] = None, predictor: Optional[str] 
     if predictor:
         from ..cost.predictor import LatencyPredictor
         p = LatencyPredictor.load(predictor)
-        if p.batch_size != batch_size:
-            raise BudgetError(f'predictor {predictor} was fitted at batch size {p.batch_size}, '
-                              f'not {batch_size}')
-        return CostFn(kind, p.predict, f'latency (predictor {predictor}), batch {batch_size}')
+        fitted = dict(batch_size=p.batch_size, backend=p.meta.get('backend', 'torch'),
+                      precision=p.meta.get('precision', 'fp32'), threads=p.meta.get('threads'))
+        asked = dict(batch_size=batch_size, backend=backend, precision=precision, threads=threads)
+        for name, value in asked.items():  # a predictor holds for the path it was measured on
+            if value is not None and fitted[name] is not None and value != fitted[name]:
+                raise BudgetError(f'predictor {predictor} was fitted at {name} {fitted[name]}, '
+                                  f'not {value}: fit one for {name} {value} '
+                                  '(tools/analysis_tools/fit_predictor.py) or ask for '
+                                  f'{name} {fitted[name]}')
+        path = f'{fitted["backend"]} {fitted["precision"]}, {fitted["threads"] or "?"} threads'
+        return CostFn(kind, p.predict, f'latency (predictor {predictor}: {path}, '
+                      f'{p.form} form), batch {batch_size}')
     device = device or MEASURED
     if device == MEASURED:
         m = DriftCorrected(
