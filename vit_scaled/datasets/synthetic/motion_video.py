@@ -4,21 +4,23 @@ under ``train/`` and ``val/`` and mmaction2's annotation lists ``{train,val}_lis
 (``path label`` lines).
 
 Each clip shows one or two bright rectangles moving together at a steady speed over a darker,
-plain or mildly textured background. A class is an orientation of motion (``horizontal``,
-``vertical``, ``diagonal``, ``antidiagonal``), each clip going one way or the other along it at
-random; the single directions (``left``, ``right``, ``up``, ``down``) are classes too. Everything
-else is drawn anew for every clip, the same way in every class (colours, sizes, count, speed,
-start), so appearance cannot be memorised, and each object's start is drawn so that its whole run
-stays in the frame. A single frame says little about the class, but not nothing: along the moving
-axis an object's position over a clip is spread like a trapezoid, across it uniformly, and a
-frame-by-frame (space-only) model reads some orientation from that (docs/video.md: 0.375 top-1
-against 0.25 chance, where the divided model reached 0.600).
+mildly textured background that wraps around (a torus: what leaves one side comes back on the
+other). A class is an orientation of motion (``horizontal``, ``vertical``, ``diagonal``,
+``antidiagonal``), each clip going one way or the other along it at random; the single directions
+(``left``, ``right``, ``up``, ``down``) are classes too. Everything else is drawn anew for every
+clip, the same way and in the same order in every class (colours, sizes, count, speed, start), so
+appearance cannot be memorised, and a single frame says nothing about the class: with the same
+draws, every class's clip has the same first frame, and since the start is uniform on the torus,
+every later frame is that frame's objects moved to a uniformly distributed place, in every class
+alike (a space-only model stays at chance: docs/video.md).
 
-Why it is built so (docs/video.md): displacements of 2-3 pixels a frame (a third of a patch),
+Why it is built so (docs/video.md): displacements of 3-4 pixels a frame (about half a patch),
 objects always brighter than the background (which pixels are an object is plain in one frame),
 no distractors, few tokens (16 a frame), and the two ways of an orientation in one class (with
 the four directions as classes, the small models here learnt the axis but not the way along it:
-top-1 about 0.5, chance 0.25).
+top-1 about 0.5, chance 0.25). An earlier version kept each run inside the frame instead of
+wrapping; along the moving axis positions then spread like a trapezoid and across it uniformly,
+and a frame-by-frame model read orientation from that (0.375 top-1 against 0.25 chance).
 
     from vit_scaled.datasets.synthetic.motion_video import write_motion_video
     write_motion_video('data/motion_small', num_train=800, num_val=200, seed=0)
@@ -52,7 +54,7 @@ class MotionSetSpec:
     classes: Tuple[str, ...] = CLASSES
     objects: Tuple[int, int] = (1, 2)             # min, max rectangles per clip
     object_size: Tuple[float, float] = (0.15, 0.25)  # each side, as a share of the frame side
-    speed: Tuple[float, float] = (2.0, 3.0)       # pixels per frame
+    speed: Tuple[float, float] = (3.0, 4.0)       # pixels per frame
     texture: float = 0.1                          # background noise amplitude, share of 255
     fps: int = 8
     seed: int = 0
@@ -79,10 +81,9 @@ class MotionSetSpec:
         if not 0.05 <= lo <= hi <= 0.5:
             raise bad('object_size', '(min, max) shares with 0.05 <= min <= max <= 0.5')
         lo, hi = self.speed
-        room = s - int(round(self.object_size[1] * s))
-        if not 0 < lo <= hi or hi * (self.num_frames - 1) > room:
+        if not 0 < lo <= hi or hi * (self.num_frames - 1) >= s:
             raise bad('speed', f'(min, max) pixels per frame with 0 < min <= max and max * '
-                      f'(num_frames - 1) <= {room} (the largest object stays in the frame)')
+                      f'(num_frames - 1) < {s} (a run does not go all the way round the frame)')
         if not 0 <= self.texture <= 0.5:
             raise bad('texture', 'a number in [0, 0.5]')
 
@@ -96,9 +97,9 @@ def render_clip(spec: MotionSetSpec, label: int, rng: np.random.Generator) -> np
     """(T, S, S, 3) uint8 RGB frames of one clip of class ``spec.classes[label]``.
 
     Every clip draws the same things in the same order whatever its class (background, speed,
-    objects, then which way of the class it goes), and each object's start is drawn so that its
-    whole run stays in the frame. With the same draws, a ``left`` clip is the ``right`` clip
-    played backwards."""
+    objects and their starts, then which way of the class it goes), so with the same draws every
+    class gives the same first frame. Positions wrap around the frame (a torus), and a start is
+    uniform on it, so each later frame is distributed as the first, whatever the class."""
     S, T = spec.frame_size, spec.num_frames
     # Objects are always brighter than the background (random hues on both sides): which pixels
     # are an object is then plain in any single frame, and only where they go is not.
@@ -108,23 +109,17 @@ def render_clip(spec: MotionSetSpec, label: int, rng: np.random.Generator) -> np
     base = np.clip(background + noise, 0, 255)
     speed = rng.uniform(*spec.speed)
     shapes = [(tuple(max(2, int(round(rng.uniform(*spec.object_size) * S))) for _ in range(2)),
-               _colour(rng, 150, 256), rng.uniform(0, 1, 2))
+               _colour(rng, 150, 256), rng.uniform(0, S, 2))
               for _ in range(rng.integers(spec.objects[0], spec.objects[1] + 1))]
     ways = MOTIONS[spec.classes[label]]
     d = np.array(ways[rng.integers(len(ways))], float)
     step = d * speed / np.linalg.norm(d)          # pixels per frame along y and x
-    travel = step * (T - 1)
     frames = np.empty((T, S, S, 3), np.uint8)
-    starts = []
-    for (h, w), _, u in shapes:  # a start from which the whole run stays inside the frame
-        lo = np.maximum(0, -travel)
-        hi = np.array([S - h, S - w]) - np.maximum(0, travel)
-        starts.append(lo + u * (hi - lo))
     for t in range(T):
         frame = base.copy()
-        for ((h, w), colour, _), start in zip(shapes, starts):
+        for (h, w), colour, start in shapes:
             y, x = (int(round(v)) for v in start + step * t)
-            frame[y:y + h, x:x + w] = colour
+            frame[np.ix_((y + np.arange(h)) % S, (x + np.arange(w)) % S)] = colour
         frames[t] = frame
     return frames
 
