@@ -90,9 +90,13 @@ def _log_sizes(costs: Sequence[Cost]) -> np.ndarray:
                       for _, v in c] for c in costs])
 
 
-def _sized(costs: Sequence[Cost], centre: Sequence[float]) -> np.ndarray:
+def _sized(costs: Sequence[Cost], params: dict) -> np.ndarray:
+    """The base columns and ``flops * (log s - m)`` per class, ``log s`` held within the sizes
+    the fit saw: beyond them a class keeps the rate of its largest (or smallest) operators,
+    rather than a rate extrapolated towards zero or below."""
     flops = np.array([[float(v.flops) for _, v in c] for c in costs])
-    return np.hstack([_base(costs), flops * (_log_sizes(costs) - np.asarray(centre))])
+    log_s = np.clip(_log_sizes(costs), params['low'], params['high'])
+    return np.hstack([_base(costs), flops * (log_s - np.asarray(params['centre']))])
 
 
 def _log_features(costs: Sequence[Cost]) -> np.ndarray:
@@ -151,7 +155,7 @@ class LatencyPredictor:
         """Milliseconds for one pass of each cost (computed at this predictor's batch size)."""
         w = np.r_[self.intercept, self.coef]
         if self.form == 'sized':
-            return _sized(costs, self.params['centre']) @ np.r_[w, self.params['size_coef']]
+            return _sized(costs, self.params) @ np.r_[w, self.params['size_coef']]
         out = _base(costs) @ w
         if self.form == 'boosted':
             Z = _log_features(costs)
@@ -195,10 +199,11 @@ def fit(costs: Sequence[Cost], latencies_ms: Sequence[float], meta: Optional[dic
     b = costs[0]
     pred = LatencyPredictor([], 0.0, b.batch_size, b.dtype_bytes, dict(meta or {}), form)
     if form == 'sized':
-        centre = _log_sizes(costs).mean(axis=0)
-        w = _relative_lsq(_sized(costs, centre), y, free=len(centre))
-        k = len(FEATURES) + 1
-        pred.params = {'centre': centre.tolist(), 'size_coef': w[k:].tolist()}
+        log_s = _log_sizes(costs)
+        pred.params = {'centre': log_s.mean(axis=0).tolist(), 'low': log_s.min(axis=0).tolist(),
+                       'high': log_s.max(axis=0).tolist()}
+        w = _relative_lsq(_sized(costs, pred.params), y, free=log_s.shape[1])
+        pred.params['size_coef'] = w[len(FEATURES) + 1:].tolist()
     else:
         w = _relative_lsq(_base(costs), y)
     pred.intercept, pred.coef = float(w[0]), [float(v) for v in w[1:1 + len(FEATURES)]]
