@@ -4,6 +4,7 @@ import filecmp
 import json
 import os
 import os.path as osp
+import re
 
 import numpy as np
 import pytest
@@ -141,3 +142,31 @@ def test_tool_writes_the_set_and_rejects_bad_counts(run_script, tmp_path):
     code, _, err = run_script('tools/dataset_converters/make_coco_keypoints.py', tmp_path / 'b',
                               '--num-train', 0)
     assert code == 2 and err.strip() == 'error: num_train=0 is invalid: expected a positive integer'
+
+
+def test_lighter_draw_is_the_same_figures_less_varied(tmp_path):
+    """The draw the suite's training uses: one figure per image, no occluders, a fainter
+    background, joint angles nearer a standing pose (the same random draws, scaled)."""
+    from vit_scaled.datasets.synthetic.coco_keypoints import random_pose
+    write_coco_keypoints(str(tmp_path), num_train=12, num_val=2, seed=3, max_figures=1,
+                         texture=0.3, occlusion=0.0, pose_range=0.5)
+    d = _load(tmp_path / 'annotations' / 'person_keypoints_train.json')
+    assert len(d['annotations']) == len(d['images']) == 12
+    # no occluder and no other figure: every joint inside the image is visible
+    flags = np.array([a['keypoints'][2::3] for a in d['annotations']])
+    assert set(flags.ravel()) <= {0, 2}
+
+    def angle_spread(pose_range):  # wrists about the shoulders, over many figures
+        rng = np.random.default_rng(0)
+        poses = [random_pose(rng, 100.0, (0, 0), pose_range) for _ in range(200)]
+        v = np.array([p[9] - p[5] for p in poses])
+        return np.arctan2(v[:, 0], v[:, 1]).std()
+    assert angle_spread(0.5) < 0.7 * angle_spread(1.0)
+
+
+@pytest.mark.parametrize('field, value, valid', [
+    ('texture', 1.5, '[0, 1]'), ('occlusion', -0.1, '[0, 1]'), ('pose_range', 0, '(0, 1]')])
+def test_draw_options_out_of_range_are_refused(tmp_path, field, value, valid):
+    with pytest.raises(ValueError, match=rf'{field}={value!r} is invalid: expected a number in '
+                                         rf'{re.escape(valid)}'):
+        write_coco_keypoints(str(tmp_path), num_train=1, num_val=1, **{field: value})

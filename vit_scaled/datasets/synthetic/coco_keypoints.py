@@ -62,13 +62,20 @@ def _unit(angle: float) -> np.ndarray:
     return np.array([np.sin(angle), np.cos(angle)])
 
 
-def random_pose(rng: np.random.Generator, height: float, center: Sequence[float]) -> np.ndarray:
+def random_pose(rng: np.random.Generator, height: float, center: Sequence[float],
+                pose_range: float = 1.0) -> np.ndarray:
     """17 x 2 joint positions (image pixels) of a figure ``height`` pixels tall whose pelvis is
-    at ``center``, in a random pose."""
+    at ``center``, in a random pose. ``pose_range`` scales every angle's spread about a standing
+    pose (arms slightly out, limbs straight): 1 the full range, smaller values nearer that pose
+    (the same random draws, so the same figure, less articulated)."""
     h = height
     j = np.zeros((17, 2))
     pelvis = np.asarray(center, float)
-    lean = rng.normal(0, 0.15)                          # torso from vertical
+
+    def spread(neutral, draw):
+        return neutral + pose_range * (draw - neutral)
+
+    lean = spread(0, rng.normal(0, 0.15))               # torso from vertical
     turn = rng.uniform(0.55, 1.0)                       # shoulder / hip width seen (body turned)
     up = -_unit(lean)                                   # pelvis -> neck
     side = np.array([-up[1], up[0]])                    # the person's left: the image's right
@@ -78,21 +85,21 @@ def random_pose(rng: np.random.Generator, height: float, center: Sequence[float]
     j[_J['left_hip']] = pelvis + side * 0.075 * h * turn
     j[_J['right_hip']] = pelvis - side * 0.075 * h * turn
     for s, sign in (('left', 1), ('right', -1)):        # sign: outwards is +x for the left side
-        upper = lean + sign * rng.uniform(-0.3, 1.9)     # arm: down (0) to raised above the shoulder
+        upper = lean + sign * spread(0.2, rng.uniform(-0.3, 1.9))  # arm: down (0) to raised
         elbow = j[_J[f'{s}_shoulder']] + _unit(upper) * 0.17 * h
-        fore = upper + rng.choice([-1, 1]) * rng.uniform(0, 1.6)
+        fore = upper + rng.choice([-1, 1]) * spread(0, rng.uniform(0, 1.6))
         j[_J[f'{s}_elbow']] = elbow
         j[_J[f'{s}_wrist']] = elbow + _unit(fore) * 0.15 * h
-        thigh = lean + sign * rng.uniform(-0.15, 0.6)
+        thigh = lean + sign * spread(0.1, rng.uniform(-0.15, 0.6))
         if rng.random() < 0.1:                           # a raised knee (walking, sitting)
-            thigh += sign * rng.uniform(0.3, 0.8)
+            thigh += sign * spread(0, rng.uniform(0.3, 0.8))
         knee = j[_J[f'{s}_hip']] + _unit(thigh) * 0.24 * h
-        shin = thigh - sign * rng.uniform(0, 1.2)
+        shin = thigh - sign * spread(0, rng.uniform(0, 1.2))
         j[_J[f'{s}_knee']] = knee
         j[_J[f'{s}_ankle']] = knee + _unit(shin) * 0.22 * h
-    tilt = lean + rng.normal(0, 0.2)
+    tilt = lean + spread(0, rng.normal(0, 0.2))
     head = neck - _unit(tilt) * 0.12 * h
-    yaw = rng.uniform(-0.4, 0.4)                         # head turned: the face shifts sideways
+    yaw = spread(0, rng.uniform(-0.4, 0.4))                        # head turned: the face shifts sideways
     hside = np.array([np.cos(tilt), np.sin(tilt)])       # the head's own left-to-right (image)
     hup = -_unit(tilt)
     j[_J['nose']] = head + hside * yaw * 0.05 * h - hup * 0.01 * h
@@ -148,25 +155,27 @@ def draw_figure(canvas: np.ndarray, owner: np.ndarray, label: int, joints: np.nd
     return mask
 
 
-def _texture(rng, h: int, w: int) -> np.ndarray:
+def _texture(rng, h: int, w: int, texture: float = 1.0) -> np.ndarray:
     """A background: a colour gradient, low-frequency noise, stripes or checks, and clutter
-    strokes (segments and blobs like limbs and heads, so that figures are not found by edges)."""
+    strokes (segments and blobs like limbs and heads, so that figures are not found by edges).
+    ``texture`` scales the noise and pattern amplitudes and the number of strokes (0: a plain
+    gradient)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
     t = (xx * rng.uniform(-1, 1) + yy * rng.uniform(-1, 1)) / max(h, w)
     img = c0 + (c1 - c0) * (t[..., None] - t.min()) / (np.ptp(t) + 1e-6)
     noise = cv2.resize(rng.normal(0, 30, (h // 16 + 1, w // 16 + 1, 3)).astype(np.float32), (w, h),
                        interpolation=cv2.INTER_CUBIC)
-    img = img + noise
+    img = img + texture * noise
     kind = rng.integers(3)
     if kind == 0:    # stripes
         period, ang = rng.uniform(6, 30), rng.uniform(0, np.pi)
-        img += 25 * np.sign(np.sin((xx * np.cos(ang) + yy * np.sin(ang)) * 2 * np.pi / period))[..., None]
+        img += texture * 25 * np.sign(np.sin((xx * np.cos(ang) + yy * np.sin(ang)) * 2 * np.pi / period))[..., None]
     elif kind == 1:  # checks
         p = int(rng.integers(8, 32))
-        img += 20 * (((xx // p + yy // p) % 2) * 2 - 1)[..., None]
-    img = np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
-    for _ in range(int(rng.integers(2, 8))):
+        img += texture * 20 * (((xx // p + yy // p) % 2) * 2 - 1)[..., None]
+    img = np.clip(img + texture * rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+    for _ in range(int(round(rng.integers(2, 8) * texture))):
         p0 = rng.uniform(0, 1, 2) * (w, h)
         p1 = p0 + rng.normal(0, 0.15, 2) * (w, h)
         if rng.random() < 0.7:
@@ -196,10 +205,12 @@ def _occluder(rng, canvas, owner, joints: np.ndarray, height: float):
             cv2.ellipse(img, tuple(int(v) for v in c), axes, angle, 0, 360, value, -1)
 
 
-def render_image(rng: np.random.Generator, width: int, height: int,
-                 max_figures: int = 4) -> Tuple[np.ndarray, List[dict]]:
-    """One image (BGR) and the annotations (COCO fields, without ids) of its figures."""
-    canvas = _texture(rng, height, width)
+def render_image(rng: np.random.Generator, width: int, height: int, max_figures: int = 4,
+                 texture: float = 1.0, occlusion: float = 0.35,
+                 pose_range: float = 1.0) -> Tuple[np.ndarray, List[dict]]:
+    """One image (BGR) and the annotations (COCO fields, without ids) of its figures;
+    ``occlusion`` is each figure's chance of an occluder."""
+    canvas = _texture(rng, height, width, texture)
     owner = np.zeros((height, width), np.uint8)
     figures = []
     n = int(rng.integers(1, max_figures + 1))
@@ -212,7 +223,7 @@ def render_image(rng: np.random.Generator, width: int, height: int,
                 break
         else:
             continue
-        joints = random_pose(rng, fig_h, centre)
+        joints = random_pose(rng, fig_h, centre, pose_range)
         inside = (joints[:, 0] >= 0) & (joints[:, 0] < width) & (joints[:, 1] >= 0) & \
             (joints[:, 1] < height)
         if not inside.any():
@@ -220,7 +231,7 @@ def render_image(rng: np.random.Generator, width: int, height: int,
         mask = draw_figure(canvas, owner, label, joints, fig_h, rng)
         figures.append(dict(label=label, joints=joints, inside=inside, mask=mask, height=fig_h,
                             centre=centre))
-        if rng.random() < 0.35:
+        if rng.random() < occlusion:
             _occluder(rng, canvas, owner, joints, fig_h)
     anns = []
     for f in figures:
@@ -244,15 +255,16 @@ def render_image(rng: np.random.Generator, width: int, height: int,
 
 def write_split(root: str, split: str, num_images: int, seed: int,
                 sizes: Sequence[Tuple[int, int]] = ((256, 192), (320, 240), (240, 320)),
-                max_figures: int = 4, quality: int = 90) -> Dict[str, object]:
+                max_figures: int = 4, quality: int = 90, **draw) -> Dict[str, object]:
     """``num_images`` JPEGs in ``root/split/`` and ``root/annotations/person_keypoints_<split>.json``;
-    returns the annotation file's path and the numbers of images and annotated figures."""
+    returns the annotation file's path and the numbers of images and annotated figures.
+    ``draw``: ``texture``, ``occlusion``, ``pose_range`` of ``render_image``."""
     rng = np.random.default_rng(seed)
     os.makedirs(osp.join(root, split), exist_ok=True)
     images, annotations = [], []
     for i in range(num_images):
         w, h = sizes[int(rng.integers(len(sizes)))]
-        img, anns = render_image(rng, w, h, max_figures)
+        img, anns = render_image(rng, w, h, max_figures, **draw)
         name = f'{i:06d}.jpg'
         ok, buf = cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
@@ -269,14 +281,24 @@ def write_split(root: str, split: str, num_images: int, seed: int,
 
 
 def write_coco_keypoints(root: str, num_train: int = 300, num_val: int = 60, seed: int = 0,
-                         max_figures: int = 4, **kwargs) -> Dict[str, dict]:
+                         max_figures: int = 4, texture: float = 1.0, occlusion: float = 0.35,
+                         pose_range: float = 1.0, **kwargs) -> Dict[str, dict]:
     """Both splits (the validation split from its own seed); returns, per split, what
-    ``write_split`` does."""
+    ``write_split`` does. The defaults draw the full set; ``max_figures=1``, a fainter
+    ``texture`` (0..1), fewer occluders (``occlusion``, a probability) and a narrower
+    ``pose_range`` (0..1] draw a lighter one."""
     for name, n in (('num_train', num_train), ('num_val', num_val), ('max_figures', max_figures)):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f'{name}={n!r} is invalid: expected a positive integer')
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f'seed={seed!r} is invalid: expected a non-negative integer')
-    return {'train': write_split(root, 'train', num_train, seed, max_figures=max_figures, **kwargs),
-            'val': write_split(root, 'val', num_val, seed + 1_000_003, max_figures=max_figures,
-                               **kwargs)}
+    for name, v, lo_open in (('texture', texture, False), ('occlusion', occlusion, False),
+                             ('pose_range', pose_range, True)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not \
+                ((0 < v if lo_open else 0 <= v) and v <= 1):
+            raise ValueError(f'{name}={v!r} is invalid: expected a number in '
+                             f'{"(0, 1]" if lo_open else "[0, 1]"}')
+    kwargs.update(max_figures=max_figures, texture=texture, occlusion=occlusion,
+                  pose_range=pose_range)
+    return {'train': write_split(root, 'train', num_train, seed, **kwargs),
+            'val': write_split(root, 'val', num_val, seed + 1_000_003, **kwargs)}
