@@ -55,13 +55,15 @@ def _fmt(v, kind):
         return f'{v / 1e6:.3f}M'
     if kind == 'ap':
         return f'{v:.3f}'  # COCO's AP, a fraction
+    if kind == 'acc':
+        return f'{v:.4f}'  # mmaction2's top-1, a fraction, as its log prints it
     if kind == 'mb':
         return f'{v:.0f}'
     return f'{v:.2f}'  # ms, top-1
 
 
 def _metric_kind(name: str) -> str:
-    return 'ap' if name.startswith('coco/') else 'metric'
+    return 'ap' if name.startswith('coco/') else 'acc' if name.startswith('acc/') else 'metric'
 
 
 def markdown_table(entries: Sequence[Entry]) -> str:

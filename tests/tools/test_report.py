@@ -160,3 +160,25 @@ def test_pose_run_with_measured_training_memory(tmp_path, run_script, configs_di
 def test_bad_memory_batch_is_named(tmp_path, run_script):
     code, _, err = run_script('tools/report.py', str(tmp_path), '--memory-batch', 0)
     assert code == 2 and 'error: --memory-batch 0 is invalid' in err
+
+
+def test_video_run_top1_against_flops_and_latency_per_clip(tmp_path, run_script, configs_dir):
+    from vit_scaled.arch import video_deit_arch
+    from vit_scaled.cost.analytic import analytic_cost
+    config = osp.join(configs_dir, 'timesformer', 'timesformer_divST_deit-micro_1xb16-motion-small.py')
+    vis = tmp_path / 'wd' / 'video' / '20260101_000000' / 'vis_data'
+    os.makedirs(vis)
+    (vis / 'scalars.json').write_text(
+        json.dumps({'loss': 1.3, 'epoch': 1, 'iter': 30, 'step': 30}) + '\n'
+        + json.dumps({'acc/top1': 0.875, 'acc/top5': 1.0, 'step': 15}) + '\n')
+    (vis / 'config.py').write_text(f'_base_ = [{config!r}]\n')
+    code, out, err = run_script('tools/report.py', str(tmp_path / 'wd' / '*'), '--out',
+                                str(tmp_path / 'rep'), '--measure')
+    assert code in (0, None), err
+    cells = [c.strip() for c in next(line for line in out.splitlines()
+                                     if line.startswith('| video |')).strip('|').split('|')]
+    arch = video_deit_arch(dict(depth=2, num_heads=2, head_dim=32, mlp_ratio=4.0), 8,
+                           'divided_space_time', 32, 8)
+    assert cells[4] == f'{analytic_cost(arch, 1).flops / 1e6:.1f}M'   # one clip's FLOPs
+    assert float(cells[6]) > 0                                        # a clip's latency, measured
+    assert cells[-1] == '0.8750'                                      # mmaction2's 4 decimals
