@@ -17,7 +17,8 @@ bytes moved and operator launches, plus a constant.
 
 All are fitted on relative error (rows divided by the measured latency), because a scaling search
 compares small and large models alike. ``fit_and_evaluate`` chooses the form by k-fold
-cross-validation on the training share and reports every form on the held-out share beside it.
+cross-validation on the training share (the simplest one unless a more complex one is clearly
+better) and reports every form on the held-out share beside it.
 Users sample configurations, measure them (``cost.latency_table``), fit, save to JSON, and load the
 file wherever a latency estimate is needed.
 """
@@ -218,6 +219,11 @@ def fit(costs: Sequence[Cost], latencies_ms: Sequence[float], meta: Optional[dic
     return pred
 
 
+# A more complex form is kept only if it cross-validates this much (relatively) better than every
+# simpler one: differences smaller than this are within what resampling the folds moves.
+PARSIMONY = 0.10
+
+
 def split(n: int, holdout: float = 0.25, seed: int = 0):
     """Shuffled train and held-out index lists."""
     idx = list(range(n))
@@ -245,8 +251,9 @@ def cross_validate(costs: Sequence[Cost], latencies_ms: Sequence[float], form: s
 def fit_and_evaluate(archs: Sequence, latencies_ms: Sequence[float], batch_size: int = 1,
                      holdout: float = 0.25, seed: int = 0, meta: Optional[dict] = None,
                      forms: Sequence[str] = FORMS, folds: int = 5, exclude: Sequence[int] = ()):
-    """Fit on a shuffled share of the measured archs, choose the form with the lowest
-    cross-validated MAPE on that share, and evaluate every form on the held-out rest. Rows in
+    """Fit on a shuffled share of the measured archs, choose the simplest form (in the order
+    of ``forms``) whose cross-validated MAPE on that share is within ``PARSIMONY`` of the
+    lowest, and evaluate every form on the held-out rest. Rows in
     ``exclude`` (measurements too noisy to trust) are in neither. Returns the chosen predictor
     (its ``meta`` records the cross-validation, the held-out metrics of every form and the
     choice) and its held-out metrics."""
@@ -258,7 +265,8 @@ def fit_and_evaluate(archs: Sequence, latencies_ms: Sequence[float], batch_size:
                          f'configurations are too few to fit and evaluate')
     xs, ys = [costs[i] for i in train], [latencies_ms[i] for i in train]
     cv = {f: cross_validate(xs, ys, f, folds, seed) for f in forms}
-    chosen = min(forms, key=lambda f: cv[f]['mape'])
+    best = min(cv[f]['mape'] for f in forms)
+    chosen = next(f for f in forms if cv[f]['mape'] <= (1 + PARSIMONY) * best)
     fitted = {f: fit(xs, ys, form=f, seed=seed) for f in forms}
     report = {}
     for f, p in fitted.items():
@@ -268,7 +276,8 @@ def fit_and_evaluate(archs: Sequence, latencies_ms: Sequence[float], batch_size:
                                       [latencies_ms[i] for i in idx])
     pred = fitted[chosen]
     pred.meta = dict(meta or {}, n_train=len(train), n_heldout=len(held), folds=folds,
-                     chosen_by=f'{folds}-fold cross-validated MAPE on the training share',
+                     chosen_by=f'the simplest form within {100 * PARSIMONY:.0f}% of the lowest '
+                     f'{folds}-fold cross-validated MAPE on the training share',
                      forms=report, train_metrics=report[chosen]['train'],
                      heldout_metrics=report[chosen]['heldout'])
     return pred, pred.meta['heldout_metrics']
