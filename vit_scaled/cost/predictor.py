@@ -242,7 +242,8 @@ def cross_validate(costs: Sequence[Cost], latencies_ms: Sequence[float], form: s
     predicted = np.empty(n)
     for k in range(folds):
         test = idx[k::folds]
-        train = [i for i in idx if i not in set(test)]
+        held = set(test)
+        train = [i for i in idx if i not in held]
         p = fit([costs[i] for i in train], [latencies_ms[i] for i in train], form=form, seed=seed)
         predicted[test] = p.predict_costs([costs[i] for i in test])
     return metrics(predicted, latencies_ms)
@@ -259,6 +260,7 @@ def fit_and_evaluate(archs: Sequence, latencies_ms: Sequence[float], batch_size:
     choice) and its held-out metrics."""
     costs = [analytic_cost(a, batch_size) for a in archs]
     train, held = split(len(archs), holdout, seed)
+    exclude = set(exclude)
     train, held = [i for i in train if i not in exclude], [i for i in held if i not in exclude]
     if len(train) < 2 * folds or not held:
         raise ValueError(f'{len(train)} trusted training and {len(held)} held-out '
