@@ -53,8 +53,9 @@ def test_a_noisy_configuration_is_measured_again_and_said_so(archs):
     said = []
     rows = measure_table(archs, timer, max_spread=0.05, retries=2, progress=said.append)
     assert timer.calls == [a, b, c, b, c, c]  # re-measured after all others, noisy ones only
-    assert [r.spreads for r in rows] == [[pytest.approx(0.01)], [pytest.approx(0.3),
-                                        pytest.approx(0.2 / 21)], [pytest.approx(s) for s in (0.8, 0.4, 0.2)]]
+    assert [r.spreads for r in rows] == [
+        [pytest.approx(0.01)], [pytest.approx(0.3), pytest.approx(0.2 / 21)],
+        [pytest.approx(s) for s in (0.8, 0.4, 0.2)]]
     assert rows[1].latency_ms == pytest.approx(21.0) and rows[1].trusted and rows[1].remeasured
     assert rows[0].latency_ms == pytest.approx(10.0) and not rows[0].remeasured
     # the least disagreeing attempt is kept, and still untrusted

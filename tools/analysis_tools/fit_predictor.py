@@ -89,7 +89,8 @@ def main():
         try:
             rows = load_table(args.data)
         except (KeyError, ValueError) as e:
-            raise BadInput(f'--data {args.data!r} is not a measurements file of this tool: {e}') from e
+            raise BadInput(f'--data {args.data!r} is not a measurements file of this tool: '
+                           f'{e}') from e
     else:
         timer = path_timer(args.backend, args.precision, threads, args.batch_size, warmup=3,
                            rounds=args.rounds, round_s=0.2, clock=args.clock)
