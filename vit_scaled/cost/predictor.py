@@ -80,7 +80,7 @@ def metrics(predicted: Sequence[float], measured: Sequence[float]) -> Dict[str, 
             'within_10': float(100 * (rel <= 0.10).mean()), 'kendall_tau': float(tau)}
 
 
-# -- the forms' design matrices ---------------------------------------------------------------------
+# -- the forms' design matrices --------------------------------------------------------------------
 def _base(costs: Sequence[Cost]) -> np.ndarray:
     return np.array([[1.0] + features(c) for c in costs])
 
@@ -116,7 +116,7 @@ def _relative_lsq(X: np.ndarray, y: np.ndarray, free: int = 0) -> np.ndarray:
     return w / scale
 
 
-# -- boosted trees, kept as plain arrays so that the JSON file is the whole model -------------------
+# -- boosted trees, kept as plain arrays so that the JSON file is the whole model ------------------
 def _trees_to_dict(gbr) -> List[dict]:
     out = []
     for (est,) in gbr.estimators_:
