@@ -6,8 +6,8 @@ import statistics
 
 import pytest
 
-from vit_scaled.cost.latency_table import (Row, load_table, measure_table, noisy_report,
-                                           path_timer, save_table)
+from vit_scaled.cost.latency_table import (Row, load_settings, load_table, measure_table,
+                                           noisy_report, path_timer, save_table)
 from vit_scaled.cost.measure import Measurement, time_calls
 from vit_scaled.cost.predictor import sample_deit_archs
 
@@ -78,13 +78,15 @@ def test_best_statistic_and_no_retries(archs):
 
 def test_table_round_trip_and_an_earlier_file(archs, tmp_path):
     rows = [Row(archs[0], 1.5, 0.01, [0.01]), Row(archs[1], 2.5, 0.2, [0.3, 0.2], False)]
-    save_table(tmp_path / 't.csv', rows)
+    save_table(tmp_path / 't.csv', rows, dict(backend='torch', threads=2))
     assert load_table(tmp_path / 't.csv') == rows
+    assert load_settings(tmp_path / 't.csv') == dict(backend='torch', threads=2)
     old = tmp_path / 'old.csv'
     old.write_text('family,arch,latency_ms\n' + (tmp_path / 't.csv').read_text().splitlines()[1]
                    .split(',1.5,')[0] + ',1.5\n')
     (row,) = load_table(old)
     assert row.arch == archs[0] and row.latency_ms == 1.5 and row.trusted
+    assert load_settings(old) == {}
 
 
 def test_real_timer_on_a_deployment_path():

@@ -136,12 +136,13 @@ def test_fit_on_measured_small_models_and_round_trip(tmp_path):
 
 def test_the_tool_names_untrusted_configurations_and_refuses_too_many(tmp_path, run_script):
     """``fit_predictor.py --data``: a table with one configuration that stayed noisy; it is named
-    with its spreads and left out; with more of them than allowed the tool stops."""
+    with its spreads and left out; with more of them than allowed the tool stops. The settings
+    the table was measured with are the predictor's."""
     from vit_scaled.cost.latency_table import Row
     archs = sample_deit_archs(40, seed=8)
     rows = [Row(a, linear_truth(analytic_cost(a)), 0.01, [0.01]) for a in archs]
     rows[5] = Row(archs[5], 3 * rows[5].latency_ms, 0.31, [0.45, 0.31, 0.38], False)
-    save_table(tmp_path / 't.csv', rows)
+    save_table(tmp_path / 't.csv', rows, dict(backend='onnxruntime', precision='int8', threads=3))
     out = tmp_path / 'p.json'
     code, stdout, _ = run_script('tools/analysis_tools/fit_predictor.py', '--data',
                                  tmp_path / 't.csv', '--out', out, '--folds', 4)
@@ -152,6 +153,9 @@ def test_the_tool_names_untrusted_configurations_and_refuses_too_many(tmp_path, 
     pred = LatencyPredictor.load(out)
     assert pred.meta['n_train'] + pred.meta['n_heldout'] == 39
     assert pred.meta['heldout_metrics']['mape'] < 1
+    # how the table was measured, not this refit's defaults
+    assert (pred.meta['backend'], pred.meta['precision'], pred.meta['threads']) == (
+        'onnxruntime', 'int8', 3)
     code, _, err = run_script('tools/analysis_tools/fit_predictor.py', '--data', tmp_path / 't.csv',
                               '--out', out, '--max-untrusted', 0)
     assert code == 2 and '1 of 40 configurations stayed too noisy' in err

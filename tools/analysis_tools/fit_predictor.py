@@ -13,7 +13,8 @@ the wall clock, the median round. A configuration whose rounds disagree by more 
 named and left out of the fit; more than ``--max-untrusted`` of them stops the tool. Every model
 form is cross-validated on the training share (``--folds``) and reported on the held-out share;
 ``--form auto`` keeps the best cross-validated one. The measurements are saved next to the
-predictor (``<out>.csv``); ``--data`` refits from such a file without measuring again.
+predictor (``<out>.csv``, and how they were measured in ``<out>.settings.json``); ``--data``
+refits from such a file without measuring again, recording the settings it was measured with.
 """
 import argparse
 import json
@@ -22,11 +23,16 @@ import time
 
 from vit_scaled.cli import run_cli
 from vit_scaled.cost.config import BadInput
-from vit_scaled.cost.latency_table import (STATISTICS, load_table, measure_table, noisy_report,
-                                           path_timer, save_table)
+from vit_scaled.cost.latency_table import (STATISTICS, load_settings, load_table, measure_table,
+                                           noisy_report, path_timer, save_table)
 from vit_scaled.cost.measure import BACKENDS, CLOCKS, default_threads
 from vit_scaled.cost.precision import check_path
 from vit_scaled.cost.predictor import FORMS, fit_and_evaluate, sample_deit_archs
+
+
+# How a table was measured: saved beside it, and taken from there when refitting with --data.
+SETTINGS = ('backend', 'precision', 'threads', 'batch_size', 'clock', 'statistic', 'rounds',
+            'max_spread')
 
 
 def parse_args():
@@ -81,6 +87,9 @@ def check_args(args):
 def main():
     args = parse_args()
     check_args(args)
+    if args.data:  # the table's own settings, where it recorded them, not this call's defaults
+        for name, value in load_settings(args.data).items():
+            setattr(args, name, value)
     threads = args.threads or default_threads()
     out = args.out or osp.join('work_dirs', 'predictor',
                                f'{args.backend}-{args.precision}-{threads}t.json')
@@ -97,7 +106,8 @@ def main():
         rows = measure_table(sample_deit_archs(args.num, args.seed), timer, args.statistic,
                              args.max_spread, args.retries,
                              lambda msg: print(f'{msg} ({time.time() - t0:.0f} s)', flush=True))
-        save_table(osp.splitext(out)[0] + '.csv', rows)
+        settings = dict({name: getattr(args, name) for name in SETTINGS}, threads=threads)
+        save_table(osp.splitext(out)[0] + '.csv', rows, settings)
     untrusted = [i for i, r in enumerate(rows) if not r.trusted]
     remeasured = sum(r.remeasured for r in rows)
     print(f'{len(rows)} configurations measured in {time.time() - t0:.0f} s; {remeasured} '

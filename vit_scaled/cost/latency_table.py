@@ -13,6 +13,7 @@ deployment path), so the protocol can be driven by any timer, a deterministic on
 """
 import csv
 import json
+import os.path as osp
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence
@@ -105,9 +106,17 @@ def _name(arch) -> str:
 FIELDS = ('family', 'arch', 'latency_ms', 'spread', 'spreads', 'trusted')
 
 
-def save_table(path: str, rows: Sequence[Row]):
+def settings_path(path: str) -> str:
+    return osp.splitext(path)[0] + '.settings.json'
+
+
+def save_table(path: str, rows: Sequence[Row], settings: Optional[dict] = None):
     """A CSV of (family, architecture as JSON, latency, spreads, trusted): any family's values
-    round-trip."""
+    round-trip. ``settings`` (how it was measured: backend, threads, clock...) go beside it, in
+    ``settings_path(path)``, so that a refit records them."""
+    if settings is not None:
+        with atomic_open(settings_path(path), 'w') as f:
+            json.dump(settings, f, indent=2)
     with atomic_open(path, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(FIELDS)
@@ -128,3 +137,11 @@ def load_table(path: str) -> List[Row]:
         out.append(Row(arch, float(r['latency_ms']), spread,
                        json.loads(r.get('spreads') or '[]'), bool(int(r.get('trusted') or 1))))
     return out
+
+
+def load_settings(path: str) -> dict:
+    """How the table at ``path`` was measured ({} for a table saved without settings)."""
+    if not osp.isfile(settings_path(path)):
+        return {}
+    with open(settings_path(path)) as f:
+        return json.load(f)
