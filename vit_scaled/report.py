@@ -174,7 +174,7 @@ def find_runs(paths: Sequence[str]) -> List[str]:
 
 
 def entry_from_run(scalars_path: str, measure: bool = False, group: str = '',
-                   memory: bool = False, memory_batch: int = 8) -> Entry:
+                   memory: bool = False, memory_batch: int = 8, clock: str = 'wall') -> Entry:
     from mmengine.config import Config
 
     from .cost.analytic import analytic_cost
@@ -209,13 +209,16 @@ def entry_from_run(scalars_path: str, measure: bool = False, group: str = '',
         e.train_mem_batch = memory_batch
     if measure:
         from .cost.measure import measured_latency
-        e.latency_ms = measured_latency(arch, rounds=5).fastest_round_ms
+        # clock='cpu': one thread's CPU time, what an idle machine shows, on a shared one
+        threads = 1 if clock == 'cpu' else None
+        e.latency_ms = measured_latency(arch, rounds=5, threads=threads,
+                                        clock=clock).fastest_round_ms
     return e
 
 
 def collect(paths: Sequence[str], measure: bool = False, memory: bool = False,
-            memory_batch: int = 8) -> List[Entry]:
-    return [entry_from_run(s, measure, memory=memory, memory_batch=memory_batch)
+            memory_batch: int = 8, clock: str = 'wall') -> List[Entry]:
+    return [entry_from_run(s, measure, memory=memory, memory_batch=memory_batch, clock=clock)
             for s in find_runs(paths)]
 
 

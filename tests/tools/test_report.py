@@ -173,7 +173,7 @@ def test_video_run_top1_against_flops_and_latency_per_clip(tmp_path, run_script,
         + json.dumps({'acc/top1': 0.875, 'acc/top5': 1.0, 'step': 15}) + '\n')
     (vis / 'config.py').write_text(f'_base_ = [{config!r}]\n')
     code, out, err = run_script('tools/report.py', str(tmp_path / 'wd' / '*'), '--out',
-                                str(tmp_path / 'rep'), '--measure')
+                                str(tmp_path / 'rep'), '--measure', '--clock', 'cpu')
     assert code in (0, None), err
     cells = [c.strip() for c in next(line for line in out.splitlines()
                                      if line.startswith('| video |')).strip('|').split('|')]
@@ -182,3 +182,4 @@ def test_video_run_top1_against_flops_and_latency_per_clip(tmp_path, run_script,
     assert cells[4] == f'{analytic_cost(arch, 1).flops / 1e6:.1f}M'   # one clip's FLOPs
     assert float(cells[6]) > 0                                        # a clip's latency, measured
     assert cells[-1] == '0.8750'                                      # mmaction2's 4 decimals
+    assert 'one thread, CPU-time clock' in (tmp_path / 'rep' / 'report.md').read_text()
