@@ -189,7 +189,7 @@ def test_scale_cli_takes_a_predictor_of_another_deployment_path(tmp_path, run_sc
 def test_the_tool_names_a_bad_path_or_form(run_script):
     for args, message in ((['--backend', 'onnxruntime', '--precision', 'bf16'],
                            'not available with --backend onnxruntime'),
-                          (['--form', 'mlp'], "--form 'mlp' is invalid: choose one of auto, linear"),
+                          (['--form', 'mlp'], "--form 'mlp' is invalid: choose one of auto"),
                           (['--max-untrusted', '2'], '--max-untrusted 2.0 is invalid')):
         code, _, err = run_script('tools/analysis_tools/fit_predictor.py', *args)
         assert code == 2 and message in err, err
