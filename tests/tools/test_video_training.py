@@ -16,7 +16,7 @@ import torch
 from vit_scaled.datasets.synthetic.motion_video import write_motion_video
 
 CONFIG = 'configs/timesformer/timesformer_divST_deit-micro_1xb16-motion-small.py'
-CHANCE = 0.25  # four directions
+CHANCE = 0.25  # four orientations of motion
 
 
 @pytest.fixture(scope='module')
