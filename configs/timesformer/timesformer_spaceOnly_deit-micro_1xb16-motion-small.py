@@ -1,4 +1,4 @@
 # The small-set model with space-only attention: the same recipe, but frames are seen apart and
-# averaged, so it cannot see motion (the control for the divided model).
+# their tokens averaged, so it cannot see the order of frames (the control for the divided model).
 _base_ = ['./timesformer_divST_deit-micro_1xb16-motion-small.py']
 model = dict(backbone=dict(attention_type='space_only'))
