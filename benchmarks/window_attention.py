@@ -9,7 +9,6 @@ Kinds: ``global`` (every block global), ``window`` (every block in 14 x 14 windo
 """
 import argparse
 import os
-import resource
 import subprocess
 import sys
 
@@ -19,6 +18,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from side_by_side import compare  # noqa: E402
 
 from vit_scaled import DeiTScaled  # noqa: E402
+from vit_scaled.report import MALLOC_ENV, proc_kb  # noqa: E402
 
 KINDS = {
     'global': {},
@@ -32,25 +32,26 @@ def build(arch: str, size, kind: str) -> DeiTScaled:
                       **KINDS[kind])
 
 
-def rss_mb() -> float:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
-
-
 def probe(arch: str, size, kind: str) -> float:
     """MB above the resident memory before the step that one training step peaks at."""
     model = build(arch, size, kind).train()
     x = torch.randn(1, 3, *size)
     model(x)[0].mean().backward()  # a first step: lazily allocated buffers, thread pools
     model.zero_grad(set_to_none=False)
-    before = rss_mb()
+    before = proc_kb('VmRSS')
+    with open('/proc/self/clear_refs', 'w') as f:  # resets VmHWM to the current VmRSS
+        f.write('5')
     model(x)[0].mean().backward()
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+    return (proc_kb('VmHWM') - before) / 1024
 
 
 def peak_mb(arch: str, size, kind: str, threads: int) -> float:
+    """``probe`` in a fresh process, with glibc's mmap threshold fixed as ``train_step_memory``
+    has it: freed tensors go back to the system, so the peak is the tensors' and repeats agree
+    (with the default, the heap keeps freed blocks and repeated probes differed by 20%)."""
     out = subprocess.run([sys.executable, __file__, '--probe', arch, f'{size[0]}x{size[1]}', kind,
-                          '--threads', str(threads)], capture_output=True, text=True, check=True)
+                          '--threads', str(threads)], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, **MALLOC_ENV))
     return float(out.stdout.strip().splitlines()[-1])
 
 

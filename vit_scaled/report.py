@@ -229,10 +229,10 @@ def collect(paths: Sequence[str], measure: bool = False, memory: bool = False,
 # allocator's slack, as a GPU's training-memory figure does, and not the interpreter and
 # libraries. In a fresh process, with glibc's mmap threshold fixed so that freed tensors go back
 # to the system (otherwise the heap keeps them and a later peak hides inside it).
-_MALLOC_ENV = {'MALLOC_MMAP_THRESHOLD_': '65536', 'MALLOC_TRIM_THRESHOLD_': '65536'}
+MALLOC_ENV = {'MALLOC_MMAP_THRESHOLD_': '65536', 'MALLOC_TRIM_THRESHOLD_': '65536'}
 
 
-def _proc_kb(key: str) -> int:
+def proc_kb(key: str) -> int:
     with open('/proc/self/status') as f:
         return int(re.search(rf'^{key}:\s+(\d+) kB', f.read(), re.M)[1])
 
@@ -272,7 +272,7 @@ def measure_train_step_here(config: str, batch_size: int, cfg_options: Optional[
 
     build_model(config, cfg_options)  # a throwaway: the imports and registries it pulls in stay
     settle()
-    base = _proc_kb('VmRSS')
+    base = proc_kb('VmRSS')
     cfg, model = build_model(config, cfg_options)
     model.train()
     x, kwargs = model_inputs(model, default_shape(model), batch_size)
@@ -290,7 +290,7 @@ def measure_train_step_here(config: str, batch_size: int, cfg_options: Optional[
     with open('/proc/self/clear_refs', 'w') as f:  # resets VmHWM to the current VmRSS
         f.write('5')
     step()
-    peak = _proc_kb('VmHWM')
+    peak = proc_kb('VmHWM')
     return dict(peak_mb=(peak - base) / 1024, batch_size=batch_size, input_shape=list(x.shape),
                 params=sum(p.numel() for p in model.parameters()),
                 threads=torch.get_num_threads())
@@ -306,7 +306,7 @@ def train_step_memory(config: str, batch_size: int = 8, threads: int = 1,
             'from vit_scaled.report import measure_train_step_here as m; '
             'print("RESULT " + json.dumps(m(sys.argv[1], int(sys.argv[2]), '
             'json.loads(sys.argv[4]) or None)))')
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), **_MALLOC_ENV)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), **MALLOC_ENV)
     root = osp.dirname(osp.dirname(osp.abspath(__file__)))
     env['PYTHONPATH'] = os.pathsep.join(filter(None, [root, env.get('PYTHONPATH')]))
     proc = subprocess.run([sys.executable, '-c', code, config, str(batch_size), str(threads),

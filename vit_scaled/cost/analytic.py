@@ -172,22 +172,24 @@ def elementwise(t: _Tally, c: int, numel: int, inputs: int = 1, params: int = 0,
 def attention(t: _Tally, batch: int, groups: int, length: int, heads: int, head_dim: int,
               dims: int, n: int = 1, keys: Optional[int] = None,
               rel_pos: Optional[Tuple[int, int]] = None, masked: bool = False,
-              base: str = 'exp'):
+              base: str = 'exp', project: bool = True):
     """Multi-head self-attention over ``groups`` independent sequences of ``length`` tokens each
     (1 group of all tokens for global attention; windows or frames for local variants).
 
     ``keys``: keys per query when pooled keys are appended (``length`` + one per window);
     ``rel_pos``: the (h, w) grid that a decomposed relative-position bias covers (the last h*w
     tokens of each group); ``masked``: an additive mask (padding, shifted regions) on the scores;
-    ``base``: the softmax's ``exp`` or ``exp2`` (log2(e) is folded into the q scaling: no extra op).
+    ``base``: the softmax's ``exp`` or ``exp2`` (log2(e) is folded into the q scaling: no extra op);
+    ``project``: False when the caller tallies the qkv and output projections itself (windows).
     """
     K = length if keys is None else keys
     T = batch * groups * length
     A = heads * head_dim
     scores = batch * groups * heads * length * K
-    linear(t, _MLP, T, dims, 3 * A, n)                        # qkv
-    t.op(_RT, reads=3 * T * A, writes=3 * T * A, n=n)         # (B, N, 3, h, e) -> (3, B, h, N, e)
-    t.op(_GA, reads=3 * T * A, writes=3 * T * A, kernels=3, n=n)  # q, k, v = qkv[0], [1], [2]
+    if project:
+        linear(t, _MLP, T, dims, 3 * A, n)                    # qkv
+        t.op(_RT, reads=3 * T * A, writes=3 * T * A, n=n)     # (B, N, 3, h, e) -> (3, B, h, N, e)
+        t.op(_GA, reads=3 * T * A, writes=3 * T * A, kernels=3, n=n)  # q, k, v = qkv[0], [1], [2]
     if K > length:  # pooled keys and values: a mean per window, appended to every window
         pooled = batch * groups * A
         t.op(_RT, reads=2 * T * A, writes=2 * pooled, kernels=2, n=n)
@@ -206,32 +208,27 @@ def attention(t: _Tally, batch: int, groups: int, length: int, heads: int, head_
     softmax(t, scores, K, base, n)
     t.op(_MM, scores * head_dim, 0, scores + batch * groups * K * A, T * A, n=n)  # A V
     t.op(_RT, reads=T * A, writes=T * A, n=n)                 # (B, h, N, e) -> (B, N, h*e)
-    linear(t, _MLP, T, A, dims, n)                            # proj
+    if project:
+        linear(t, _MLP, T, A, dims, n)                        # proj
 
 
 def windowed_attention(t: _Tally, batch: int, grid: Tuple[int, int], window: Tuple[int, int],
                        heads: int, head_dim: int, dims: int, shift: bool, pool: bool,
                        rel_pos: bool, n: int = 1, base: str = 'exp'):
-    """Attention in (wh, ww) windows of an H x W grid, as ``models/attention.py`` runs it: pad to
-    a multiple of the window, roll (shifted), partition, attend, and back."""
+    """Attention in (wh, ww) windows of an H x W grid, as ``models/attention.py`` runs it: q, k, v
+    projected for the real tokens, gathered into the windows of the padded (rolled) grid in one
+    copy, attention per window, one gather back to the real tokens, and their projection."""
     (H, W), (wh, ww) = grid, window
     Hp, Wp = -(-H // wh) * wh, -(-W // ww) * ww
-    T, Tp = batch * H * W * dims, batch * Hp * Wp * dims
+    T, Tp, A = batch * H * W, batch * Hp * Wp, heads * head_dim
     groups = (Hp // wh) * (Wp // ww)
-    padded = (Hp, Wp) != (H, W)
-    if padded:
-        t.op(_RT, reads=T, writes=Tp, n=n)                    # pad
-    if shift:
-        t.op(_RT, reads=Tp, writes=Tp, n=n)                   # roll
-    t.op(_RT, reads=Tp, writes=Tp, n=n)                       # partition into windows
+    linear(t, _MLP, T, dims, 3 * A, n)                        # qkv of the real tokens
+    t.op(_RT, reads=3 * T * A, writes=3 * Tp * A, n=n)        # gather: pad, roll, partition
     attention(t, batch, groups, wh * ww, heads, head_dim, dims, n,
               keys=wh * ww + groups if pool else None, rel_pos=window if rel_pos else None,
-              masked=padded or shift, base=base)
-    t.op(_RT, reads=Tp, writes=Tp, n=n)                       # windows back to the grid
-    if shift:
-        t.op(_RT, reads=Tp, writes=Tp, n=n)                   # roll back
-    if padded:
-        t.op(_RT, reads=T, writes=T, n=n)                     # crop
+              masked=(Hp, Wp) != (H, W) or shift, base=base, project=False)
+    t.op(_RT, reads=Tp * A, writes=T * A, n=n)                # gather back: crop, roll back
+    linear(t, _MLP, T, A, dims, n)                            # proj of the real tokens
 
 
 def mlp(t: _Tally, tokens: int, dims: int, hidden: int, n: int = 1, act: str = 'gelu'):

@@ -4,7 +4,9 @@
 - Windows (``window=(wh, ww)`` tokens, ViTDet / Swin): the token grid is padded at the bottom and
   right to a multiple of the window, split into windows, and each window attends within itself.
   Padded tokens are masked out of the keys, so they never receive attention weight (ViTDet and
-  Swin leave them in as zeros that real tokens attend to).
+  Swin leave them in as zeros that real tokens attend to). Because they are masked, their values
+  do not matter: q, k and v are projected for the real tokens only and gathered into windows in
+  one copy (a padded slot copies some real token), and only the real tokens are projected out.
 - ``shift``: Swin's shifted windows. The padded grid is rolled by ``-(wh // 2, ww // 2)`` before
   partitioning and back after; region masks keep tokens from attending across the wrap-around.
 - ``pool``: ViTPose's pooling windows. Each window's real tokens are averaged to one key and one
@@ -94,6 +96,23 @@ def window_layout(grid: Size, window: Size, shift: bool):
 
 
 @functools.lru_cache(maxsize=32)
+def window_index(grid: Size, window: Size, shift: bool, device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(gather, scatter)``: ``gather`` (nW * L,) gives, for each slot of the windows of the
+    (rolled) padded grid, the real token it holds (padding: token 0, masked out anyway);
+    ``scatter`` (H * W,) gives each real token's slot: the partition and its inverse as indices."""
+    (H, W), (wh, ww) = grid, window
+    (Hp, Wp), _, _ = window_layout(grid, window, shift)
+    src = F.pad(torch.arange(H * W).view(H, W), (0, Wp - W, 0, Hp - H), value=-1)
+    if shift:
+        src = src.roll((-(wh // 2), -(ww // 2)), dims=(0, 1))
+    src = src.view(Hp // wh, wh, Wp // ww, ww).transpose(1, 2).reshape(-1)
+    slots = torch.nonzero(src >= 0).squeeze(1)
+    scatter = torch.empty(H * W, dtype=torch.long)
+    scatter[src[slots]] = slots
+    return src.clamp(min=0).to(device), scatter.to(device)
+
+
+@functools.lru_cache(maxsize=32)
 def additive_mask(grid: Size, window: Size, shift: bool, dtype, device) -> torch.Tensor:
     """``window_layout``'s allowed pairs as SDPA's additive mask (nW, 1, L, L): 0 or -inf. Built
     once per grid and kept (never written to), not at every block of every pass."""
@@ -178,18 +197,14 @@ class Attention(nn.Module):
 
     def _windows(self, x, grid):
         B, N, C = x.shape
-        (H, W), (wh, ww) = grid, self.window
+        (wh, ww), heads = self.window, self.num_heads
         (Hp, Wp), real, allowed = window_layout(grid, self.window, self.shift)
-        nh, nw, L = Hp // wh, Wp // ww, wh * ww
-        x = x.view(B, H, W, C)
-        if (Hp, Wp) != (H, W):
-            x = F.pad(x, (0, 0, 0, Wp - W, 0, Hp - H))
-        if self.shift:
-            x = x.roll((-(wh // 2), -(ww // 2)), dims=(1, 2))
-        x = x.view(B, nh, wh, nw, ww, C).transpose(2, 3).reshape(B, nh * nw, L, C)
-        # (B, nW, L, 3C) -> q, k, v of (B, nW, heads, L, e)
-        q, k, v = self.qkv(x).view(B, nh * nw, L, 3, self.num_heads, -1).permute(
-            3, 0, 1, 4, 2, 5).unbind(0)
+        nW, L = (Hp // wh) * (Wp // ww), wh * ww
+        gather, scatter = window_index(grid, self.window, self.shift, x.device)
+        # Project the real tokens, then pad, roll and partition them in one gather; the head
+        # split is a view: (B, nW, L, 3, heads, e) -> q, k, v of (B, nW, heads, L, e).
+        qkv = self.qkv(x).index_select(1, gather)
+        q, k, v = qkv.view(B, nW, L, 3, heads, -1).permute(3, 0, 1, 4, 2, 5).unbind(0)
         mask = None if allowed is None else additive_mask(grid, self.window, self.shift,
                                                           q.dtype, q.device)
         if self.rel_pos_h is not None:
@@ -199,22 +214,17 @@ class Attention(nn.Module):
             w = real.to(q.device, q.dtype)[:, None, :, None]           # (nW, 1, L, 1)
             k_pool = (k * w).sum(3) / w.sum(2)                         # (B, nW, heads, e)
             v_pool = (v * w).sum(3) / w.sum(2)
-            extra = lambda t: t.transpose(1, 2)[:, None].expand(-1, nh * nw, -1, -1, -1)  # noqa: E731
+            extra = lambda t: t.transpose(1, 2)[:, None].expand(-1, nW, -1, -1, -1)  # noqa: E731
             k = torch.cat([k, extra(k_pool)], dim=3)
             v = torch.cat([v, extra(v_pool)], dim=3)
             if mask is not None:  # pooled keys: no bias, never masked
-                mask = F.pad(mask, (0, nh * nw))
+                mask = F.pad(mask, (0, nW))
         # 4-D for SDPA: with a batch of B * nW windows the fused CPU kernel runs (3x faster
         # than the math path that 5-D inputs take, measured at 25 windows of 196 tokens).
-        flat = lambda t: t.reshape(B * nh * nw, *t.shape[2:])  # noqa: E731
+        flat = lambda t: t.reshape(B * nW, *t.shape[2:])  # noqa: E731
         if mask is not None:
             mask = flat(mask.expand(B, *mask.shape[-4:]))
         x = self._sdpa(flat(q), flat(k), flat(v), mask)                # (B * nW, heads, L, e)
-        x = self.proj(x.view(B, nh * nw, -1, L, x.shape[-1]).transpose(2, 3).reshape(
-            B, nh * nw, L, C))
-        x = x.view(B, nh, nw, wh, ww, C).transpose(2, 3).reshape(B, Hp, Wp, C)
-        if self.shift:
-            x = x.roll((wh // 2, ww // 2), dims=(1, 2))
-        if (Hp, Wp) != (H, W):
-            x = x[:, :H, :W]
-        return x.reshape(B, H * W, C)
+        # Back to the grid (un-partition, roll back and crop in one gather), then project.
+        x = x.transpose(1, 2).reshape(B, nW * L, C).index_select(1, scatter)
+        return self.proj(x)
