@@ -223,11 +223,11 @@ def windowed_attention(t: _Tally, batch: int, grid: Tuple[int, int], window: Tup
     T, Tp, A = batch * H * W, batch * Hp * Wp, heads * head_dim
     groups = (Hp // wh) * (Wp // ww)
     linear(t, _MLP, T, dims, 3 * A, n)                        # qkv of the real tokens
-    t.op(_RT, reads=3 * T * A, writes=3 * Tp * A, n=n)        # gather: pad, roll, partition
+    t.op(_GA, reads=3 * T * A, writes=3 * Tp * A, n=n)        # gather: pad, roll, partition
     attention(t, batch, groups, wh * ww, heads, head_dim, dims, n,
               keys=wh * ww + groups if pool else None, rel_pos=window if rel_pos else None,
               masked=(Hp, Wp) != (H, W) or shift, base=base, project=False)
-    t.op(_RT, reads=Tp * A, writes=T * A, n=n)                # gather back: crop, roll back
+    t.op(_GA, reads=Tp * A, writes=T * A, n=n)                # gather back: crop, roll back
     linear(t, _MLP, T, A, dims, n)                            # proj of the real tokens
 
 
