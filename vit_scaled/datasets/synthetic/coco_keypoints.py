@@ -99,7 +99,7 @@ def random_pose(rng: np.random.Generator, height: float, center: Sequence[float]
         j[_J[f'{s}_ankle']] = knee + _unit(shin) * 0.22 * h
     tilt = lean + spread(0, rng.normal(0, 0.2))
     head = neck - _unit(tilt) * 0.12 * h
-    yaw = spread(0, rng.uniform(-0.4, 0.4))                        # head turned: the face shifts sideways
+    yaw = spread(0, rng.uniform(-0.4, 0.4))  # head turned: the face shifts sideways
     hside = np.array([np.cos(tilt), np.sin(tilt)])       # the head's own left-to-right (image)
     hup = -_unit(tilt)
     j[_J['nose']] = head + hside * yaw * 0.05 * h - hup * 0.01 * h
