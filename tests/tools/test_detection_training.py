@@ -76,7 +76,7 @@ def data_root(tmp_path_factory):
 
 
 @pytest.mark.skip(reason='not yet seen to pass: this setting reached box mAP 0.014 and every probe '
-                  'of the small set stayed below 0.06 after 100-480 steps, the detector mostly '
+                  'of the small set stayed below 0.11 after 100-480 steps, the detector mostly '
                   'predicting its prior (docs/detection.md, "Training on the small set")')
 def test_train_reaches_map_and_test_reproduces_it(tmp_path, data_root, run_script, small):
     from mmengine.config import Config
