@@ -1,8 +1,7 @@
 """Issue 11's acceptance in one command: fit_predictor.py at its defaults (all threads, wall clock,
 median round) for torch and ONNX Runtime, two seeds of 100 configurations each, then a table of
 the four held-out results against the bar (>= 90 % within +-10 % and Kendall tau >= 0.95).
-Run it on a quiet machine: nothing else running (about 30 min on 2 cores, more if many
-configurations are measured again).
+Run it on a quiet machine: nothing else running (measured: 11 min on 2 cores).
 
     .venv/bin/python benchmarks/predictor_acceptance.py [--seeds 1 2] [--num 100]
         [--out-dir work_dirs/predictor/acceptance] [--summary-only]
