@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from side_by_side import compare  # noqa: E402
 
 from vit_scaled import DeiTScaled  # noqa: E402
-from vit_scaled.report import MALLOC_ENV, proc_kb  # noqa: E402
+from vit_scaled.report import MALLOC_ENV, proc_kb, reset_peak_rss  # noqa: E402
 
 KINDS = {
     'global': {},
@@ -45,8 +45,7 @@ def probe(arch: str, size, kind: str) -> float:
     model(x)[0].mean().backward()  # a first step: lazily allocated buffers, thread pools
     model.zero_grad(set_to_none=False)
     before = proc_kb('VmRSS')
-    with open('/proc/self/clear_refs', 'w') as f:  # resets VmHWM to the current VmRSS
-        f.write('5')
+    reset_peak_rss()
     model(x)[0].mean().backward()
     return (proc_kb('VmHWM') - before) / 1024
 

@@ -237,6 +237,12 @@ def proc_kb(key: str) -> int:
         return int(re.search(rf'^{key}:\s+(\d+) kB', f.read(), re.M)[1])
 
 
+def reset_peak_rss():
+    """Reset this process's VmHWM (peak resident memory) to its current VmRSS."""
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+
+
 def _tensors(out):
     import torch
     if isinstance(out, torch.Tensor):
@@ -287,8 +293,7 @@ def measure_train_step_here(config: str, batch_size: int, cfg_options: Optional[
 
     step()
     settle()
-    with open('/proc/self/clear_refs', 'w') as f:  # resets VmHWM to the current VmRSS
-        f.write('5')
+    reset_peak_rss()
     step()
     peak = proc_kb('VmHWM')
     return dict(peak_mb=(peak - base) / 1024, batch_size=batch_size, input_shape=list(x.shape),
