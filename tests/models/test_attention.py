@@ -92,6 +92,60 @@ def test_windows_equal_the_naive_reference(grid, window, shift, pool):
     assert torch.allclose(attn(x, grid), expected, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize('grid, window, shift', [((8, 12), (4, 6), True), ((7, 10), (4, 4), False),
+                                                 ((5, 9), (3, 4), True)])
+def test_training_windows_match_the_reference_in_value_and_gradient(grid, window, shift):
+    """A training pass through plain windows runs WindowFlashAttention (its own backward);
+    its outputs and gradients equal autograd through the naive reference."""
+    attn = randomise(Attention(16, 2, window=window, shift=shift)).train()
+    x = torch.randn(2, grid[0] * grid[1], 16, requires_grad=True)
+    grad = torch.randn(2, grid[0] * grid[1], 16)
+    y = attn(x, grid)
+    assert 'WindowFlashAttentionBackward' in _graph_nodes(y.grad_fn)
+    params = (x, attn.qkv.weight, attn.qkv.bias, attn.proj.weight)
+    got = torch.autograd.grad(y, params, grad)
+    expected = torch.autograd.grad(naive_window_attention(attn, x, grid, window, shift, False),
+                                   params, grad)
+    assert torch.allclose(y, naive_window_attention(attn, x, grid, window, shift, False),
+                          atol=1e-5, rtol=0)
+    for g, e in zip(got, expected):
+        assert torch.allclose(g, e, atol=1e-4, rtol=1e-4)
+
+
+def _graph_nodes(fn, seen=None):
+    """The class names of the autograd graph's nodes from ``fn`` back."""
+    seen = set() if seen is None else seen
+    if fn is not None and fn not in seen:
+        seen.add(fn)
+        for nxt, _ in fn.next_functions:
+            _graph_nodes(nxt, seen)
+    return {type(f).__name__ for f in seen}
+
+
+def _saved_bytes(attn, x, grid):
+    """Bytes of the distinct storages autograd keeps for backward through ``attn``."""
+    storages = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        attn(x, grid)
+    return sum(storages.values())
+
+
+def test_training_windows_keep_no_more_for_backward_than_global():
+    """On a grid the window does not divide (7 x 10 in 4 x 4 windows: 8 x 12 padded, 37% more
+    slots), the windowed block keeps the real tokens' q, k, v and output, as global attention
+    does, not their padded-window copies."""
+    grid, C = (7, 10), 64
+    x = torch.randn(1, 70, C, requires_grad=True)
+    windowed = _saved_bytes(Attention(C, 2, window=(4, 4)).train(), x, grid)
+    global_ = _saved_bytes(Attention(C, 2).train(), x, grid)
+    assert windowed <= global_ * 1.02, (windowed, global_)
+
+
 def test_padded_tokens_receive_zero_attention_weight(monkeypatch):
     """Record the attention weights of a windowed block on a grid the window does not divide
     (shifted, so the padding is also rolled inside the windows)."""

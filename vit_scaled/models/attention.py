@@ -19,6 +19,10 @@
   query, as SAM does; prefix (class) tokens and pooled keys get none.
 
 Masks and biases go into SDPA's ``attn_mask``; a block without either keeps the fused kernel.
+In training, plain windows (no pooling, no relative position, exact softmax, no dropout) run as
+one autograd function (``WindowFlashAttention``) that keeps for backward only what global
+attention keeps: q, k, v of the real tokens and the output on the real tokens (which the
+projection keeps anyway), not their padded-window copies; backward gathers them again.
 ``softmax='exp2'`` (base 2, see ``softmax.py``) and fake-quantized products (``quant``, set by
 ``models.quant.quantize_model``) run the products and the softmax as separate operators instead.
 """
@@ -113,12 +117,73 @@ def window_index(grid: Size, window: Size, shift: bool, device) -> Tuple[torch.T
 
 
 @functools.lru_cache(maxsize=32)
+def window_index_or_zero(grid: Size, window: Size, shift: bool, device) -> torch.Tensor:
+    """``window_index``'s gather with each padded slot pointing at index H * W, one past the
+    real tokens (a zero row appended by the caller)."""
+    (H, W), (wh, ww) = grid, window
+    (Hp, Wp), real, _ = window_layout(grid, window, shift)
+    gather = window_index(grid, window, shift, torch.device('cpu'))[0].clone()
+    gather[~real.reshape(-1)] = H * W
+    return gather.to(device)
+
+
+@functools.lru_cache(maxsize=32)
 def additive_mask(grid: Size, window: Size, shift: bool, dtype, device) -> torch.Tensor:
     """``window_layout``'s allowed pairs as SDPA's additive mask (nW, 1, L, L): 0 or -inf. Built
     once per grid and kept (never written to), not at every block of every pass."""
     allowed = window_layout(grid, window, shift)[2]
     return torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill_(
         ~allowed.to(device), float('-inf'))[:, None]
+
+
+class WindowFlashAttention(torch.autograd.Function):
+    """Attention within windows on PyTorch's fused CPU kernel, saving real-token tensors only.
+
+    ``qkv`` (B, N, 3C) of the real tokens; ``gather`` (nW * L,) a real token per window slot;
+    ``gather_or_zero`` the same with padding pointing at row N (a zero row appended in backward,
+    so that padded queries get no gradient); ``scatter`` (N,) each real token's slot. Returns the
+    (B, N, C) attention output of the real tokens. Padded keys are masked and padded queries are
+    cropped, so their (copied) q, k, v and outputs never reach a real token's value or gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, gather, gather_or_zero, scatter, mask, num_windows, heads):
+        B, N, C3 = qkv.shape
+        q, k, v = _split_windows(qkv.index_select(1, gather), B, num_windows, heads)
+        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+            q, k, v, 0.0, False, attn_mask=mask)
+        y = _merge_windows(out, B).index_select(1, scatter)
+        ctx.save_for_backward(qkv, y, lse, gather, gather_or_zero, scatter)
+        ctx.mask, ctx.num_windows, ctx.heads = mask, num_windows, heads
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        qkv, y, lse, gather, gather_or_zero, scatter = ctx.saved_tensors
+        B, nW, heads = qkv.shape[0], ctx.num_windows, ctx.heads
+        to_windows = lambda t: t.view(B * nW, -1, heads, t.shape[-1] // heads).transpose(1, 2)  # noqa: E731
+        grad_y = torch.cat([grad_y, grad_y.new_zeros(B, 1, grad_y.shape[-1])], 1)
+        grad_out = to_windows(grad_y.index_select(1, gather_or_zero))
+        out = to_windows(y.index_select(1, gather))
+        q, k, v = _split_windows(qkv.index_select(1, gather), B, nW, heads)
+        grads = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
+            grad_out, q, k, v, out, lse, 0.0, False, attn_mask=ctx.mask)
+        del grad_out, out, q, k, v
+        grad_qkv = torch.cat([_merge_windows(g, B).index_select(1, scatter) for g in grads], -1)
+        return grad_qkv, None, None, None, None, None, None
+
+
+def _split_windows(qkv_windows, B, nW, heads):
+    """(B, nW * L, 3C) in window-slot order -> q, k, v (B * nW, heads, L, e), views."""
+    L = qkv_windows.shape[1] // nW
+    q, k, v = qkv_windows.view(B, nW, L, 3, heads, -1).permute(3, 0, 1, 4, 2, 5).unbind(0)
+    return (t.reshape(B * nW, heads, L, t.shape[-1]) for t in (q, k, v))
+
+
+def _merge_windows(x, B):
+    """(B * nW, heads, L, e) -> (B, nW * L, heads * e) in window-slot order."""
+    BW, heads, L, e = x.shape
+    return x.transpose(1, 2).reshape(B, BW // B * L, heads * e)
 
 
 class Attention(nn.Module):
@@ -184,6 +249,16 @@ class Attention(nn.Module):
             x = self._global(x, grid)
         return x if self.proj_drop is None else self.proj_drop(x)
 
+    def _fused_backward(self, x) -> bool:
+        """Whether this pass can run ``WindowFlashAttention``: a training pass through plain
+        windows on the exact softmax, no dropout, on CPU, not traced or exported, and with
+        the fused kernel allowed (``torch.nn.attention.sdpa_kernel`` holds here too)."""
+        return (torch.is_grad_enabled() and x.requires_grad and x.device.type == 'cpu'
+                and torch.backends.cuda.flash_sdp_enabled()
+                and not self.pool and self.rel_pos_h is None and self.softmax == 'exp'
+                and self.quant is None and not (self.training and self.attn_drop > 0)
+                and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export())
+
     def _global(self, x, grid):
         B, N, C = x.shape
         q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
@@ -201,12 +276,20 @@ class Attention(nn.Module):
         (Hp, Wp), real, allowed = window_layout(grid, self.window, self.shift)
         nW, L = (Hp // wh) * (Wp // ww), wh * ww
         gather, scatter = window_index(grid, self.window, self.shift, x.device)
+        fused = self._fused_backward(x)
+        qkv = self.qkv(x)
+        mask = None if allowed is None else additive_mask(grid, self.window, self.shift,
+                                                          qkv.dtype, qkv.device)
+        if fused:
+            gather_or_zero = window_index_or_zero(grid, self.window, self.shift, x.device)
+            if mask is not None:
+                mask = mask.expand(B, *mask.shape[-4:]).reshape(B * nW, 1, L, L)
+            return self.proj(WindowFlashAttention.apply(qkv, gather, gather_or_zero, scatter,
+                                                        mask, nW, heads))
         # Project the real tokens, then pad, roll and partition them in one gather; the head
         # split is a view: (B, nW, L, 3, heads, e) -> q, k, v of (B, nW, heads, L, e).
-        qkv = self.qkv(x).index_select(1, gather)
-        q, k, v = qkv.view(B, nW, L, 3, heads, -1).permute(3, 0, 1, 4, 2, 5).unbind(0)
-        mask = None if allowed is None else additive_mask(grid, self.window, self.shift,
-                                                          q.dtype, q.device)
+        q, k, v = qkv.index_select(1, gather).view(B, nW, L, 3, heads, -1).permute(
+            3, 0, 1, 4, 2, 5).unbind(0)
         if self.rel_pos_h is not None:
             bias = rel_pos_bias(q, self.window, self.rel_pos_h, self.rel_pos_w)
             mask = bias if mask is None else bias + mask
