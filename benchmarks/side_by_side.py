@@ -1,42 +1,32 @@
-"""Throughput of several models measured side by side: the models take turns within every
-round, so a burst of machine noise hits all of them alike. The ratio printed is the median of
+"""Throughput of several models measured side by side: the models take turns call by call,
+so a burst of machine noise hits all of them alike. The ratio printed is the median of
 the rounds' own ratios (each round pairs the models' timings, taken back to back)."""
 import argparse
 import os
 import statistics
 import sys
-import time
 from typing import Callable, Dict, Sequence
 
 import torch
 
-
-def _time(model: torch.nn.Module, x: torch.Tensor, iters: int) -> float:
-    start = time.perf_counter()
-    for _ in range(iters):
-        model(x)
-    return (time.perf_counter() - start) / iters
+from vit_scaled.cost.measure import time_interleaved
 
 
 @torch.inference_mode()
 def compare(models: Dict[str, torch.nn.Module], make_input: Callable[[int], torch.Tensor],
             batch_sizes: Sequence[int] = (1, 32), rounds: int = 15, min_time: float = 0.5) -> dict:
-    """images/s per model and batch size: median over ``rounds`` interleaved rounds (and each
-    round's samples, for the paired ratio)."""
+    """images/s per model and batch size: median over ``rounds`` rounds of the project's one
+    timing loop (``cost.measure.time_interleaved``: the models' calls alternate, so a burst of
+    noise hits them alike), and each round's own figure, for the paired ratio."""
     results = {}
     for bs in batch_sizes:
         x = make_input(bs)
-        for m in models.values():  # warm-up, and choose iterations so a round lasts ~min_time
-            m.eval()(x)
-        t0 = _time(next(iter(models.values())), x, 1)
-        iters = max(1, int(min_time / max(t0, 1e-6)))
-        samples = {name: [] for name in models}
-        for r in range(rounds):
-            order = list(models.items())
-            if r % 2:
-                order.reverse()  # neither model always runs first
-            for name, m in order:
-                samples[name].append(bs / _time(m, x, iters))
+        runs = [lambda m=m: m.eval()(x) for m in models.values()]
+        # a round of ``min_time`` per model: the loop sizes rounds by the sum of the runs' calls
+        times, _ = time_interleaved(runs, warmup=1, rounds=rounds,
+                                    round_s=min_time * len(models))
+        samples = {name: [bs * 1000 / statistics.mean(rnd[i]) for rnd in times]
+                   for i, name in enumerate(models)}
         results[bs] = {name: statistics.median(s) for name, s in samples.items()}
         results[bs]['_samples'] = samples
     return results
