@@ -21,7 +21,7 @@ def compare(models: Dict[str, torch.nn.Module], make_input: Callable[[int], torc
     results = {}
     for bs in batch_sizes:
         x = make_input(bs)
-        runs = [lambda m=m: m.eval()(x) for m in models.values()]
+        runs = [lambda m=m.eval(): m(x) for m in models.values()]
         # a round of ``min_time`` per model: the loop sizes rounds by the sum of the runs' calls
         times, _ = time_interleaved(runs, warmup=1, rounds=rounds,
                                     round_s=min_time * len(models))

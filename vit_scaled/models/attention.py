@@ -100,10 +100,13 @@ def window_layout(grid: Size, window: Size, shift: bool):
 
 
 @functools.lru_cache(maxsize=32)
-def window_index(grid: Size, window: Size, shift: bool, device) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``(gather, scatter)``: ``gather`` (nW * L,) gives, for each slot of the windows of the
-    (rolled) padded grid, the real token it holds (padding: token 0, masked out anyway);
-    ``scatter`` (H * W,) gives each real token's slot: the partition and its inverse as indices."""
+def window_index(grid: Size, window: Size, shift: bool, device
+                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(gather, gather_or_zero, scatter)``: ``gather`` (nW * L,) gives, for each slot of the
+    windows of the (rolled) padded grid, the real token it holds (padding: token 0, masked out
+    anyway); ``gather_or_zero`` the same with padding at index H * W, one past the real tokens
+    (for a zero row the caller appends); ``scatter`` (H * W,) gives each real token's slot: the
+    partition and its inverse as indices."""
     (H, W), (wh, ww) = grid, window
     (Hp, Wp), _, _ = window_layout(grid, window, shift)
     src = F.pad(torch.arange(H * W).view(H, W), (0, Wp - W, 0, Hp - H), value=-1)
@@ -113,18 +116,8 @@ def window_index(grid: Size, window: Size, shift: bool, device) -> Tuple[torch.T
     slots = torch.nonzero(src >= 0).squeeze(1)
     scatter = torch.empty(H * W, dtype=torch.long)
     scatter[src[slots]] = slots
-    return src.clamp(min=0).to(device), scatter.to(device)
-
-
-@functools.lru_cache(maxsize=32)
-def window_index_or_zero(grid: Size, window: Size, shift: bool, device) -> torch.Tensor:
-    """``window_index``'s gather with each padded slot pointing at index H * W, one past the
-    real tokens (a zero row appended by the caller)."""
-    (H, W), (wh, ww) = grid, window
-    (Hp, Wp), real, _ = window_layout(grid, window, shift)
-    gather = window_index(grid, window, shift, torch.device('cpu'))[0].clone()
-    gather[~real.reshape(-1)] = H * W
-    return gather.to(device)
+    gather_or_zero = torch.where(src >= 0, src, H * W)
+    return src.clamp(min=0).to(device), gather_or_zero.to(device), scatter.to(device)
 
 
 @functools.lru_cache(maxsize=32)
@@ -148,7 +141,7 @@ class WindowFlashAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, qkv, gather, gather_or_zero, scatter, mask, num_windows, heads):
-        B, N, C3 = qkv.shape
+        B = qkv.shape[0]
         q, k, v = _split_windows(qkv.index_select(1, gather), B, num_windows, heads)
         out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
             q, k, v, 0.0, False, attn_mask=mask)
@@ -271,19 +264,20 @@ class Attention(nn.Module):
         return self.proj(x.transpose(1, 2).reshape(B, N, C))
 
     def _windows(self, x, grid):
-        B, N, C = x.shape
+        B = x.shape[0]
         (wh, ww), heads = self.window, self.num_heads
         (Hp, Wp), real, allowed = window_layout(grid, self.window, self.shift)
         nW, L = (Hp // wh) * (Wp // ww), wh * ww
-        gather, scatter = window_index(grid, self.window, self.shift, x.device)
-        fused = self._fused_backward(x)
+        gather, gather_or_zero, scatter = window_index(grid, self.window, self.shift, x.device)
         qkv = self.qkv(x)
         mask = None if allowed is None else additive_mask(grid, self.window, self.shift,
                                                           qkv.dtype, qkv.device)
-        if fused:
-            gather_or_zero = window_index_or_zero(grid, self.window, self.shift, x.device)
+        # 4-D for SDPA: with a batch of B * nW windows the fused CPU kernel runs (3x faster
+        # than the math path that 5-D inputs take, measured at 25 windows of 196 tokens).
+        flat = lambda t: t.reshape(B * nW, *t.shape[2:])  # noqa: E731
+        if self._fused_backward(x):
             if mask is not None:
-                mask = mask.expand(B, *mask.shape[-4:]).reshape(B * nW, 1, L, L)
+                mask = flat(mask.expand(B, *mask.shape[-4:]))
             return self.proj(WindowFlashAttention.apply(qkv, gather, gather_or_zero, scatter,
                                                         mask, nW, heads))
         # Project the real tokens, then pad, roll and partition them in one gather; the head
@@ -302,12 +296,8 @@ class Attention(nn.Module):
             v = torch.cat([v, extra(v_pool)], dim=3)
             if mask is not None:  # pooled keys: no bias, never masked
                 mask = F.pad(mask, (0, nW))
-        # 4-D for SDPA: with a batch of B * nW windows the fused CPU kernel runs (3x faster
-        # than the math path that 5-D inputs take, measured at 25 windows of 196 tokens).
-        flat = lambda t: t.reshape(B * nW, *t.shape[2:])  # noqa: E731
         if mask is not None:
             mask = flat(mask.expand(B, *mask.shape[-4:]))
         x = self._sdpa(flat(q), flat(k), flat(v), mask)                # (B * nW, heads, L, e)
         # Back to the grid (un-partition, roll back and crop in one gather), then project.
-        x = x.transpose(1, 2).reshape(B, nW * L, C).index_select(1, scatter)
-        return self.proj(x)
+        return self.proj(_merge_windows(x, B).index_select(1, scatter))
