@@ -71,6 +71,16 @@ def _check_numerics(arch) -> None:
         raise _bad('act', arch.act, f'choose one of {ACTIVATIONS}')
 
 
+def window_bands(grid: Size, window: Size) -> Tuple[Tuple[Tuple[int, int, int], ...], ...]:
+    """Unshifted (wh, ww) windows over an H x W grid, cut short at the bottom and right edges
+    instead of padded: ((rows, cols), ...) per size of window, each ``(start, stop, size)``: the
+    grid's rows start:stop in windows of ``size`` rows (likewise columns). At most four sizes."""
+    def bands(n: int, w: int):
+        full = n // w * w
+        return tuple(b for b in ((0, full, w), (full, n, n - full)) if b[1] > b[0])
+    return tuple((r, c) for r in bands(grid[0], window[0]) for c in bands(grid[1], window[1]))
+
+
 def map_blocks(flags: Sequence[bool], new_depth: int) -> Tuple[bool, ...]:
     """Per-block flags (windowed or not) carried to another depth: new block j takes the flag of
     the old block at the same relative depth (its centre, ``(j + 0.5) / new_depth``)."""

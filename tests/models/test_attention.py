@@ -93,7 +93,7 @@ def test_windows_equal_the_naive_reference(grid, window, shift, pool):
 
 
 @pytest.mark.parametrize('grid, window, shift', [((8, 12), (4, 6), True), ((7, 10), (4, 4), False),
-                                                 ((5, 9), (3, 4), True)])
+                                                 ((5, 9), (3, 4), True), ((5, 9), (3, 4), False)])
 def test_training_windows_match_the_reference_in_value_and_gradient(grid, window, shift):
     """A training pass through plain windows runs WindowFlashAttention (its own backward);
     its outputs and gradients equal autograd through the naive reference."""
@@ -146,32 +146,65 @@ def test_training_windows_keep_no_more_for_backward_than_global():
     assert windowed <= global_ * 1.02, (windowed, global_)
 
 
-def test_padded_tokens_receive_zero_attention_weight(monkeypatch):
-    """Record the attention weights of a windowed block on a grid the window does not divide
-    (shifted, so the padding is also rolled inside the windows)."""
-    weights = []
+def _recording_sdpa(monkeypatch):
+    """Replace SDPA with its definition and record each call's weights and mask."""
+    calls = []
 
     def recording_sdpa(q, k, v, attn_mask=None, dropout_p=0.0):
         s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
         p = (s if attn_mask is None else s + attn_mask).softmax(-1)
-        weights.append(p)
+        calls.append((p, attn_mask))
         return p @ v
 
     monkeypatch.setattr(F, 'scaled_dot_product_attention', recording_sdpa)
+    return calls
+
+
+def test_padded_tokens_receive_zero_attention_weight(monkeypatch):
+    """Record the attention weights of a shifted windowed block on a grid the window does not
+    divide (the padding is rolled inside the windows)."""
+    calls = _recording_sdpa(monkeypatch)
     from vit_scaled.models.attention import window_layout
     grid, window = (5, 7), (4, 4)
-    for shift in (False, True):
-        weights.clear()
-        attn = randomise(Attention(16, 2, window=window, shift=shift)).eval()
-        with torch.no_grad():
-            attn(torch.randn(1, 35, 16), grid)
-        _, real, _ = window_layout(grid, window, shift)        # (nW, L) in the rolled grid
-        p = weights[0]                                            # (B * nW, heads, L, L), B = 1
-        pad_keys = ~real[:, None, None, :].expand_as(p)
-        real_queries = real[:, None, :, None].expand_as(p)
-        assert (~real).any()                                      # there is padding to test
-        assert p[pad_keys & real_queries].abs().max() == 0
-        assert torch.allclose(p.sum(-1), torch.ones(()))
+    attn = randomise(Attention(16, 2, window=window, shift=True)).eval()
+    with torch.no_grad():
+        attn(torch.randn(1, 35, 16), grid)
+    _, real, _ = window_layout(grid, window, True)            # (nW, L) in the rolled grid
+    p = calls[0][0]                                           # (B * nW, heads, L, L), B = 1
+    pad_keys = ~real[:, None, None, :].expand_as(p)
+    real_queries = real[:, None, :, None].expand_as(p)
+    assert (~real).any()                                      # there is padding to test
+    assert p[pad_keys & real_queries].abs().max() == 0
+    assert torch.allclose(p.sum(-1), torch.ones(()))
+
+
+@pytest.mark.parametrize('train', [False, True])
+def test_unshifted_windows_are_not_padded(monkeypatch, train):
+    """Unshifted plain windows on a grid the window does not divide: the edge windows keep their
+    real size (5 x 7 in 4 x 4 windows: one of 16 tokens, one of 12, one of 4, one of 3), batched
+    by size, unmasked, each token in exactly one window; the fused training path too."""
+    from vit_scaled.models.attention import window_groups
+    lengths, gathers, scatter = window_groups((5, 7), (4, 4), torch.device('cpu'))
+    assert lengths == (16, 12, 4, 3)
+    assert sorted(torch.cat(gathers).tolist()) == list(range(35))
+    assert gathers[1].tolist() == [4, 5, 6, 11, 12, 13, 18, 19, 20, 25, 26, 27]  # rows 0-3, cols 4-6
+    attn = randomise(Attention(16, 2, window=(4, 4))).train(train)
+    x = torch.randn(2, 35, 16, requires_grad=train)
+    if train:
+        kernel_calls = []
+        real = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+        monkeypatch.setattr(torch.ops.aten, '_scaled_dot_product_flash_attention_for_cpu',
+                            lambda q, *a, **kw: kernel_calls.append((q.shape, kw)) or real(q, *a, **kw),
+                            raising=False)
+        attn(x, (5, 7)).sum().backward()
+        assert [s[-2] for s, _ in kernel_calls] == [16, 12, 4, 3]
+        assert all(kw['attn_mask'] is None for _, kw in kernel_calls)
+    else:
+        calls = _recording_sdpa(monkeypatch)
+        attn(x, (5, 7))
+        assert [p.shape[-2:] for p, _ in calls] == [(L, L) for L in (16, 12, 4, 3)]
+        assert all(mask is None for _, mask in calls)
+        assert [p.shape[0] for p, _ in calls] == [2, 2, 2, 2]   # B * one window of each size
 
 
 @torch.no_grad()

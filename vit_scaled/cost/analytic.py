@@ -26,7 +26,7 @@ import functools
 from collections import Counter
 from typing import Callable, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple
 
-from ..arch import DeiTArch, PiTArch, to_size
+from ..arch import DeiTArch, PiTArch, to_size, window_bands
 from .classes import OP_CLASSES, OpClass
 
 LAYERNORM_FLOPS_PER_ELEMENT = 5  # fvcore's count for an affine LayerNorm
@@ -216,18 +216,33 @@ def windowed_attention(t: _Tally, batch: int, grid: Tuple[int, int], window: Tup
                        heads: int, head_dim: int, dims: int, shift: bool, pool: bool,
                        rel_pos: bool, n: int = 1, base: str = 'exp'):
     """Attention in (wh, ww) windows of an H x W grid, as ``models/attention.py`` runs it: q, k, v
-    projected for the real tokens, gathered into the windows of the padded (rolled) grid in one
-    copy, attention per window, one gather back to the real tokens, and their projection."""
+    projected for the real tokens and gathered into windows, attention per window, one gather
+    back to the real tokens, and their projection. Unshifted plain windows are not padded: each
+    size of window (``window_bands``: the edge ones are cut short) is a batch of its own, and
+    the groups' outputs are concatenated. Otherwise the windows are those of the padded (rolled)
+    grid, in one gather, masked where there is padding or a shift."""
     (H, W), (wh, ww) = grid, window
-    Hp, Wp = -(-H // wh) * wh, -(-W // ww) * ww
-    T, Tp, A = batch * H * W, batch * Hp * Wp, heads * head_dim
-    groups = (Hp // wh) * (Wp // ww)
+    T, A = batch * H * W, heads * head_dim
     linear(t, _MLP, T, dims, 3 * A, n)                        # qkv of the real tokens
-    t.op(_GA, reads=3 * T * A, writes=3 * Tp * A, n=n)        # gather: pad, roll, partition
-    attention(t, batch, groups, wh * ww, heads, head_dim, dims, n,
-              keys=wh * ww + groups if pool else None, rel_pos=window if rel_pos else None,
-              masked=(Hp, Wp) != (H, W) or shift, base=base, project=False)
-    t.op(_GA, reads=Tp * A, writes=T * A, n=n)                # gather back: crop, roll back
+    slots = T                                                 # window slots: padded or not
+    if not (shift or pool or rel_pos):
+        bands = window_bands(grid, window)
+        for (r0, r1, h), (c0, c1, w) in bands:
+            windows = (r1 - r0) // h * ((c1 - c0) // w)
+            size = 3 * batch * windows * h * w * A
+            t.op(_GA, reads=size, writes=size, n=n)           # gather: the windows of one size
+            attention(t, batch, windows, h * w, heads, head_dim, dims, n, base=base,
+                      project=False)
+        if len(bands) > 1:
+            t.op(_GA, reads=T * A, writes=T * A, n=n)         # concatenate the sizes
+    else:
+        Hp, Wp = -(-H // wh) * wh, -(-W // ww) * ww
+        slots, groups = batch * Hp * Wp, (Hp // wh) * (Wp // ww)
+        t.op(_GA, reads=3 * T * A, writes=3 * slots * A, n=n)  # gather: pad, roll, partition
+        attention(t, batch, groups, wh * ww, heads, head_dim, dims, n,
+                  keys=wh * ww + groups if pool else None, rel_pos=window if rel_pos else None,
+                  masked=(Hp, Wp) != (H, W) or shift, base=base, project=False)
+    t.op(_GA, reads=slots * A, writes=T * A, n=n)             # gather back: crop, roll back
     linear(t, _MLP, T, A, dims, n)                            # proj of the real tokens
 
 

@@ -183,7 +183,7 @@ class DeiTScaled(TokenBackbone):
         B = x.shape[0]
         x = self.patch_embed.proj(x)
         grid = tuple(x.shape[-2:])
-        x = x.flatten(2).transpose(1, 2)
+        x = x.flatten(2).transpose(1, 2).contiguous()  # else every add after keeps this layout
         prefix = [t.expand(B, -1, -1) for t in (self.cls_token, self.dist_token) if t is not None]
         if prefix:
             x = torch.cat(prefix + [x], dim=1)
