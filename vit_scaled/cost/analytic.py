@@ -289,8 +289,8 @@ def deit_cost(t: _Tally, a: DeiTArch, B: int, img: Tuple[int, int], num_classes:
     grid = a.grid_for(img)
     N = P + grid[0] * grid[1]
     conv(t, B, a.in_channels, C, a.patch_size, img, grid)              # patch embedding
-    if P:
-        elementwise(t, _OT, B * N * C, params=P * C)                    # cat class token(s)
+    # one copy of the tokens: the class token(s) concatenated in front, or (none) made contiguous
+    elementwise(t, _OT, B * N * C, params=P * C)
     elementwise(t, _OT, B * N * C, inputs=2,                            # + position embedding
                 params=(P + a.grid[0] * a.grid[1]) * C)
     kinds = Counter(tuple(a.block_attention(i).items()) for i in range(a.depth))
