@@ -163,3 +163,33 @@ def test_proposal_repeats_validated():
     with pytest.raises(ValueError, match='proposal_repeats=0'):
         OneToManyProposalDETRHead(num_classes=3, proposal_repeats=0)
 
+
+
+def test_one_to_many_changes_only_the_proposals_losses(tmp_path, data_root, small):
+    """On a real batch, proposal_repeats changes the encoder proposals' losses and leaves the
+    decoder's (matched one-to-one) as mmdet computes them."""
+    from mmdet.registry import DATASETS, MODELS
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    import vit_scaled.models.detectors  # noqa: F401
+    cfg = Config.fromfile(child_config(tmp_path / 'small.py', small, data_root, 1))
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    batch = pseudo_collate([dataset[i] for i in range(2)])
+    losses = {}
+    for repeats in (1, 4):
+        torch.manual_seed(0)
+        model_cfg = cfg.model.copy()
+        model_cfg.bbox_head = dict(cfg.model.bbox_head, type='OneToManyProposalDETRHead',
+                                   proposal_repeats=repeats)
+        model = MODELS.build(model_cfg)
+        model.init_weights()
+        data = model.data_preprocessor(batch, True)
+        with torch.no_grad():
+            losses[repeats] = model.loss(data['inputs'], data['data_samples'])
+    for k, v in losses[1].items():
+        if k.startswith('enc_'):
+            assert not torch.isclose(v, losses[4][k]), k
+        else:
+            assert torch.isclose(v, losses[4][k]), k
