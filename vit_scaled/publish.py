@@ -10,6 +10,7 @@ import torch
 
 from . import compat  # noqa: F401  (allow-lists the types mmengine checkpoints hold)
 from .fileio import write_atomically
+from .models.checkpoint import load_file
 
 # What a training checkpoint carries only to resume: optimiser and scheduler states, mmengine's
 # message hub (logged history) and the automatic loss scaler.
@@ -42,7 +43,7 @@ def publish(src: str, out: str) -> str:
     if not osp.isfile(src):
         raise FileNotFoundError(f'checkpoint {src!r} does not exist')
     stem = out[:-4] if out.endswith('.pth') else out
-    checkpoint = torch.load(src, map_location='cpu', weights_only=True)
+    checkpoint = load_file(src)  # a corrupt or unsafe file: UnreadableCheckpoint naming it
     os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
     buffer = io.BytesIO()
     torch.save(strip(checkpoint), buffer)

@@ -109,6 +109,15 @@ def test_publish_failure_leaves_no_file(tmp_path):
     assert not os.listdir(tmp_path / 'out')
 
 
+def test_publish_names_a_truncated_checkpoint(tmp_path):
+    src = tmp_path / 'epoch_1.pth'
+    torch.save({'state_dict': {'w': torch.ones(1000)}}, src)
+    src.write_bytes(src.read_bytes()[:300])
+    with pytest.raises(ValueError, match=r"checkpoint '.*epoch_1\.pth'"):
+        publish(str(src), str(tmp_path / 'out' / 'm.pth'))
+    assert not (tmp_path / 'out').exists() or not os.listdir(tmp_path / 'out')
+
+
 # -- pose runs and the training-memory column ----------------------------------------------------
 POSE_SMALL = osp.join('vitpose', 'vitpose_deit-d4_synth-128x96.py')
 
