@@ -6,6 +6,7 @@ from mmengine.runner.checkpoint import get_state_dict, save_checkpoint, weights_
 from torch import nn
 
 from vit_scaled.models import DeiTScaled
+from vit_scaled.models.checkpoint import GRID_METADATA as GRID
 from vit_scaled.models.layers import resize_pos_embed
 
 SMALL = dict(depth=2, num_heads=2, head_dim=8, mlp_ratio=2.0)
@@ -54,3 +55,17 @@ def test_unrecorded_non_square_grid_is_refused_with_the_shapes(trained, tmp_path
     m = pose_backbone((512, 384), path)
     with pytest.raises(ValueError, match=r'192 grid positions.*\(32, 24\).*not a square'):
         m.init_weights()
+
+
+def test_video_backbone_loads_a_non_square_image_checkpoint_by_its_recorded_grid(trained, tmp_path):
+    """The video family reads the same recorded grid (one rule for both, in checkpoint.py)."""
+    from vit_scaled.models import VideoDeiTScaled
+    path = tmp_path / 'image.pth'
+    torch.save(trained.state_dict(), path)
+    m = VideoDeiTScaled(arch=SMALL, num_frames=2, img_size=(128, 96), with_cls_token=False,
+                        out_type='avg_featmap',
+                        init_cfg=dict(type='Pretrained', checkpoint=str(path)))  # grid 8 x 6
+    m.init_weights()
+    expected = resize_pos_embed(trained.pos_embed, (16, 12), (8, 6), 0, 'bicubic')
+    assert torch.allclose(m.pos_embed, expected)
+    assert m.state_dict()._metadata[''][GRID] == [8, 6]   # and it records its own

@@ -5,7 +5,7 @@ import os
 import pickle
 import re
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import MMLogger
@@ -81,6 +81,38 @@ def fit_prefix_tokens(tokens: torch.Tensor, n: int) -> torch.Tensor:
     if tokens.shape[1] < n:
         tokens = torch.cat([tokens, tokens[:, :1].expand(-1, n - tokens.shape[1], -1)], dim=1)
     return tokens[:, :n]
+
+
+# The token grid of ``pos_embed``, recorded in a checkpoint's metadata by ``record_grid``.
+GRID_METADATA = 'pos_embed_grid'
+
+
+def record_grid(module, state, prefix, local_metadata):
+    """State-dict hook: the token grid of ``pos_embed`` goes into the checkpoint's metadata
+    (kept by ``torch.save`` and mmengine), so a non-square grid can be resized on load."""
+    local_metadata[GRID_METADATA] = list(module.arch.grid)
+
+
+def saved_grid(state: StateDict) -> Optional[Sequence[int]]:
+    """The grid ``record_grid`` wrote into this state dict's metadata, if any."""
+    return (getattr(state, '_metadata', None) or {}).get('', {}).get(GRID_METADATA)
+
+
+def source_grid(pos: torch.Tensor, n: int, own_grid: Tuple[int, int],
+                saved: Optional[Sequence[int]]) -> Tuple[int, int]:
+    """The token grid a checkpoint's ``pos_embed`` (``n`` grid positions) was made for: the
+    model's own when the count matches, else the one the checkpoint records (``saved``), else a
+    square; otherwise a ValueError."""
+    if n == own_grid[0] * own_grid[1]:
+        return tuple(own_grid)
+    if saved is not None and saved[0] * saved[1] == n:
+        return tuple(saved)
+    side = int(round(n ** 0.5))
+    if side * side == n:
+        return side, side
+    raise ValueError(f'pos_embed of shape {tuple(pos.shape)} has {n} grid positions: not this '
+                     f'model\'s grid {tuple(own_grid)}, not a square, and the checkpoint does '
+                     'not record its grid; cannot infer the source grid')
 
 
 def read_state_dict(checkpoint: str, prefix: Optional[str] = None) -> StateDict:

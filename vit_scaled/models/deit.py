@@ -3,7 +3,7 @@
 Arguments follow mmpretrain's ``VisionTransformer`` so that the backbone drops into existing
 mmdet / mmpose / mmaction2 configs. Parameter names follow timm, so timm weights load as they are.
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -13,10 +13,9 @@ from torch import nn
 
 from ..arch import DeiTArch, deit_arch
 from .backbone import TokenBackbone, check_common_options, check_out_options
-from .checkpoint import StateDict, fit_prefix_tokens
+from .checkpoint import StateDict, fit_prefix_tokens, record_grid, saved_grid, source_grid
 from .layers import Block, format_tokens, resize_pos_embed
 
-GRID_METADATA = 'pos_embed_grid'
 
 
 @MODELS.register_module()
@@ -110,7 +109,7 @@ class DeiTScaled(TokenBackbone):
             for i in range(a.depth))
         self.norm = nn.LayerNorm(a.embed_dims, eps=1e-6) if final_norm else nn.Identity()
         self._freeze_stages()
-        self._register_state_dict_hook(DeiTScaled._record_grid)
+        self._register_state_dict_hook(record_grid)
 
     # -- weights ---------------------------------------------------------------------------
     def init_own_weights(self):
@@ -129,13 +128,13 @@ class DeiTScaled(TokenBackbone):
     def convert_state_dict(self, state: StateDict) -> StateDict:
         """timm's (and our own) ViT/DeiT keys to ours: drop heads, resize the position grid and
         the relative-position tables."""
-        saved_grid = (getattr(state, '_metadata', None) or {}).get('', {}).get(GRID_METADATA)
+        saved = saved_grid(state)
         state = {k: v for k, v in state.items()
                  if not k.startswith(('head', 'fc_norm', 'pre_logits'))}
         if 'pos_embed' in state:
             pos = state['pos_embed']
             src_prefix = 2 if 'dist_token' in state else 1 if 'cls_token' in state else 0
-            src_grid = self._source_grid(pos, pos.shape[1] - src_prefix, saved_grid)
+            src_grid = source_grid(pos, pos.shape[1] - src_prefix, self.arch.grid, saved)
             prefix = fit_prefix_tokens(pos[:, :src_prefix], self.num_prefix_tokens)
             pos = torch.cat([prefix, pos[:, src_prefix:]], dim=1)
             state['pos_embed'] = resize_pos_embed(pos, src_grid, self.arch.grid,
@@ -150,27 +149,6 @@ class DeiTScaled(TokenBackbone):
         if self.dist_token is None:
             state.pop('dist_token', None)
         return state
-
-    def _source_grid(self, pos: torch.Tensor, n: int, saved_grid) -> Tuple[int, int]:
-        """The token grid a checkpoint's ``pos_embed`` (``n`` grid positions) was made for: the
-        model's own when the count matches, else the one the checkpoint records (this package
-        writes it, see ``_record_grid``), else a square."""
-        if n == self.arch.grid[0] * self.arch.grid[1]:
-            return self.arch.grid
-        if saved_grid is not None and saved_grid[0] * saved_grid[1] == n:
-            return tuple(saved_grid)
-        side = int(round(n ** 0.5))
-        if side * side == n:
-            return side, side
-        raise ValueError(f'pos_embed of shape {tuple(pos.shape)} has {n} grid positions: not this '
-                         f'model\'s grid {self.arch.grid}, not a square, and the checkpoint does '
-                         'not record its grid; cannot infer the source grid')
-
-    @staticmethod
-    def _record_grid(module, state, prefix, local_metadata):
-        """State-dict hook: the token grid of ``pos_embed`` goes into the checkpoint's metadata
-        (kept by ``torch.save`` and mmengine), so a non-square grid can be resized on load."""
-        local_metadata[GRID_METADATA] = list(module.arch.grid)
 
     def frozen_parts(self):
         frozen = [self.patch_embed, self.pos_drop] + list(self.blocks[:self.frozen_stages])

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..arch import DeiTArch, video_deit_arch
 from .backbone import TokenBackbone, check_common_options, check_out_options
-from .checkpoint import StateDict, fit_prefix_tokens
+from .checkpoint import StateDict, fit_prefix_tokens, record_grid, saved_grid, source_grid
 from .layers import Attention, Block, format_tokens, resize_pos_embed
 
 
@@ -159,6 +159,7 @@ class VideoDeiTScaled(TokenBackbone):
             for i in range(a.depth))
         self.norm = nn.LayerNorm(C, eps=1e-6) if final_norm else nn.Identity()
         self._freeze_stages()
+        self._register_state_dict_hook(record_grid)
 
     @property
     def divided(self) -> bool:
@@ -186,6 +187,7 @@ class VideoDeiTScaled(TokenBackbone):
         block's temporal attention and its norm start as copies of the spatial ones, ``fc`` at
         zero, and the time embedding at zero."""
         src_prefix = 2 if 'dist_token' in state else 1 if 'cls_token' in state else 0
+        saved = saved_grid(state)
         state = {k: v for k, v in state.items()
                  if not k.startswith(('head', 'fc_norm', 'pre_logits', 'dist_token'))}
         width = next((state[k].shape[0] if k.endswith('weight') else state[k].shape[-1]
@@ -195,7 +197,7 @@ class VideoDeiTScaled(TokenBackbone):
             raise ValueError(f'the checkpoint is {width} wide (embed dims) but this model is '
                              f'{self.embed_dims} wide: load weights of the same width')
         if 'pos_embed' in state:
-            state['pos_embed'] = self._fit_pos_embed(state['pos_embed'], src_prefix)
+            state['pos_embed'] = self._fit_pos_embed(state['pos_embed'], src_prefix, saved)
         if not self.with_cls_token:
             state.pop('cls_token', None)
         if self.time_embed is None:
@@ -220,15 +222,8 @@ class VideoDeiTScaled(TokenBackbone):
                 state[b + 'temporal_attn.fc.bias'] = torch.zeros_like(fc.bias)
         return state
 
-    def _fit_pos_embed(self, pos: torch.Tensor, src_prefix: int) -> torch.Tensor:
-        n = pos.shape[1] - src_prefix
-        grid = self.arch.grid
-        if n != grid[0] * grid[1]:
-            side = int(round(n ** 0.5))
-            if side * side != n:
-                raise ValueError(f'pos_embed of shape {tuple(pos.shape)} has {n} positions: '
-                                 f'neither this model\'s grid {grid} nor a square grid')
-            grid = (side, side)
+    def _fit_pos_embed(self, pos: torch.Tensor, src_prefix: int, saved) -> torch.Tensor:
+        grid = source_grid(pos, pos.shape[1] - src_prefix, self.arch.grid, saved)
         prefix = fit_prefix_tokens(pos[:, :src_prefix], self.num_prefix_tokens)
         pos = torch.cat([prefix, pos[:, src_prefix:]], dim=1)
         return resize_pos_embed(pos, grid, self.arch.grid, self.num_prefix_tokens,
