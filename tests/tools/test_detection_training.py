@@ -80,8 +80,8 @@ def data_root(tmp_path_factory):
 
 
 @pytest.mark.skip(reason='not yet seen to pass: this setting reached box mAP 0.014; no probe of the '
-                  'small set passed 0.14 (up to 1500 steps; one-to-many proposals: 0.093 at 240 '
-                  'steps, 0.106-0.121 at 480), the issue\'s recipe run for its 300 steps gave '
+                  'small set passed 0.15 (up to 1500 steps; one-to-many proposals: 0.093 at 240 '
+                  'steps, 0.106-0.121 at 480, 0.145 at 960), the issue\'s recipe run for its 300 steps gave '
                   '0.007-0.045, and no defect was found: docs/detection.md, "Training on the '
                   'small set" and "what holds the detector in the plateau"')
 def test_train_reaches_map_and_test_reproduces_it(tmp_path, data_root, run_script, small):
