@@ -11,6 +11,8 @@ import torch
 from mmengine.logging import MMLogger
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .layers import resize_pos_embed
+
 StateDict = Dict[str, torch.Tensor]
 
 # torch's weights-only unpickler names what it refused: "GLOBAL io.open was not an allowed global"
@@ -113,6 +115,17 @@ def source_grid(pos: torch.Tensor, n: int, own_grid: Tuple[int, int],
     raise ValueError(f'pos_embed of shape {tuple(pos.shape)} has {n} grid positions: not this '
                      f'model\'s grid {tuple(own_grid)}, not a square, and the checkpoint does '
                      'not record its grid; cannot infer the source grid')
+
+
+def fit_pos_embed(pos: torch.Tensor, src_prefix: int, grid: Tuple[int, int], num_prefix_tokens: int,
+                  saved: Optional[Sequence[int]], mode: str) -> torch.Tensor:
+    """A checkpoint's ``pos_embed`` (``src_prefix`` prefix positions, then a grid: ``source_grid``)
+    for a model of ``num_prefix_tokens`` prefix positions on ``grid``: the prefix cut or padded
+    (``fit_prefix_tokens``), the grid resized (``resize_pos_embed``, interpolation ``mode``)."""
+    src_grid = source_grid(pos, pos.shape[1] - src_prefix, grid, saved)
+    prefix = fit_prefix_tokens(pos[:, :src_prefix], num_prefix_tokens)
+    return resize_pos_embed(torch.cat([prefix, pos[:, src_prefix:]], dim=1), src_grid, grid,
+                            num_prefix_tokens, mode)
 
 
 def read_state_dict(checkpoint: str, prefix: Optional[str] = None) -> StateDict:

@@ -13,9 +13,8 @@ from torch import nn
 
 from ..arch import DeiTArch, deit_arch
 from .backbone import TokenBackbone, check_common_options, check_out_options
-from .checkpoint import StateDict, fit_prefix_tokens, record_grid, saved_grid, source_grid
+from .checkpoint import StateDict, fit_pos_embed, record_grid, saved_grid
 from .layers import Block, format_tokens, resize_pos_embed
-
 
 
 @MODELS.register_module()
@@ -132,13 +131,10 @@ class DeiTScaled(TokenBackbone):
         state = {k: v for k, v in state.items()
                  if not k.startswith(('head', 'fc_norm', 'pre_logits'))}
         if 'pos_embed' in state:
-            pos = state['pos_embed']
             src_prefix = 2 if 'dist_token' in state else 1 if 'cls_token' in state else 0
-            src_grid = source_grid(pos, pos.shape[1] - src_prefix, self.arch.grid, saved)
-            prefix = fit_prefix_tokens(pos[:, :src_prefix], self.num_prefix_tokens)
-            pos = torch.cat([prefix, pos[:, src_prefix:]], dim=1)
-            state['pos_embed'] = resize_pos_embed(pos, src_grid, self.arch.grid,
-                                                  self.num_prefix_tokens, self.interpolate_mode)
+            state['pos_embed'] = fit_pos_embed(state['pos_embed'], src_prefix, self.arch.grid,
+                                               self.num_prefix_tokens, saved,
+                                               self.interpolate_mode)
         own = self.state_dict()
         for k, v in state.items():  # tables made for another window or grid
             if k.endswith(('rel_pos_h', 'rel_pos_w')) and k in own and own[k].shape != v.shape:

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..arch import DeiTArch, video_deit_arch
 from .backbone import TokenBackbone, check_common_options, check_out_options
-from .checkpoint import StateDict, fit_prefix_tokens, record_grid, saved_grid, source_grid
+from .checkpoint import StateDict, fit_pos_embed, record_grid, saved_grid
 from .layers import Attention, Block, format_tokens, resize_pos_embed
 
 
@@ -197,7 +197,9 @@ class VideoDeiTScaled(TokenBackbone):
             raise ValueError(f'the checkpoint is {width} wide (embed dims) but this model is '
                              f'{self.embed_dims} wide: load weights of the same width')
         if 'pos_embed' in state:
-            state['pos_embed'] = self._fit_pos_embed(state['pos_embed'], src_prefix, saved)
+            state['pos_embed'] = fit_pos_embed(state['pos_embed'], src_prefix, self.arch.grid,
+                                               self.num_prefix_tokens, saved,
+                                               self.interpolate_mode)
         if not self.with_cls_token:
             state.pop('cls_token', None)
         if self.time_embed is None:
@@ -221,13 +223,6 @@ class VideoDeiTScaled(TokenBackbone):
                 state[b + 'temporal_attn.fc.weight'] = torch.zeros_like(fc.weight)
                 state[b + 'temporal_attn.fc.bias'] = torch.zeros_like(fc.bias)
         return state
-
-    def _fit_pos_embed(self, pos: torch.Tensor, src_prefix: int, saved) -> torch.Tensor:
-        grid = source_grid(pos, pos.shape[1] - src_prefix, self.arch.grid, saved)
-        prefix = fit_prefix_tokens(pos[:, :src_prefix], self.num_prefix_tokens)
-        pos = torch.cat([prefix, pos[:, src_prefix:]], dim=1)
-        return resize_pos_embed(pos, grid, self.arch.grid, self.num_prefix_tokens,
-                                self.interpolate_mode)
 
     def frozen_parts(self):
         frozen = [self.patch_embed, self.pos_drop] + list(self.blocks[:self.frozen_stages])
