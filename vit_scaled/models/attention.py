@@ -284,8 +284,8 @@ class Attention(nn.Module):
         return x if self.proj_drop is None else self.proj_drop(x)
 
     def _fused_backward(self, x) -> bool:
-        """Whether this pass can run ``WindowFlashAttention``: a training pass through plain
-        windows on the exact softmax, no dropout, on CPU, not traced or exported, and with
+        """Whether this pass can run ``WindowFlashAttention``: a training pass through plain or
+        shifted windows on the exact softmax, no dropout, on CPU, not traced or exported, and with
         the fused kernel allowed (``torch.nn.attention.sdpa_kernel`` holds here too)."""
         return (torch.is_grad_enabled() and x.requires_grad and x.device.type == 'cpu'
                 and torch.backends.cuda.flash_sdp_enabled()
