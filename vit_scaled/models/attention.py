@@ -167,14 +167,11 @@ class WindowFlashAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, qkv, scatter, heads, lengths, gathers, mask=None, gather_or_zero=None):
-        B, outs, lses = qkv.shape[0], [], []
-        for L, g in zip(lengths, gathers):
-            q, k, v = _split_windows(qkv.index_select(1, g), B, g.numel() // L, heads)
-            out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-                q, k, v, 0.0, False, attn_mask=mask)
-            outs.append(_merge_windows(out, B))
-            lses.append(lse)
-        y = _cat(outs).index_select(1, scatter)
+        outs, lses = zip(*_each_group(
+            qkv, heads, lengths, gathers,
+            lambda q, k, v: torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+                q, k, v, 0.0, False, attn_mask=mask)))
+        y = _cat([_merge_windows(out, qkv.shape[0]) for out in outs]).index_select(1, scatter)
         ctx.save_for_backward(qkv, y, *lses)
         ctx.scatter, ctx.heads, ctx.lengths, ctx.gathers = scatter, heads, lengths, gathers
         ctx.mask, ctx.gather_or_zero = mask, gather_or_zero
@@ -205,6 +202,14 @@ class WindowFlashAttention(torch.autograd.Function):
 def _cat(parts):
     """The groups' outputs in one tensor along the tokens (no copy for a single group)."""
     return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+
+
+def _each_group(qkv, heads, lengths, gathers, attend):
+    """``attend(q, k, v)`` of each group of windows, in order: ``lengths[i]`` tokens per window,
+    ``gathers[i]`` the token in each window slot of group i."""
+    B = qkv.shape[0]
+    for L, g in zip(lengths, gathers):
+        yield attend(*_split_windows(qkv.index_select(1, g), B, g.numel() // L, heads))
 
 
 def _split_windows(qkv_windows, B, nW, heads):
@@ -318,10 +323,10 @@ class Attention(nn.Module):
         # 4-D for SDPA: with a batch of B * nW windows the fused CPU kernel runs (3x faster
         # than the math path that 5-D inputs take, measured at 25 windows of 196 tokens).
         flat = lambda t: t.reshape(B * nW, *t.shape[2:])  # noqa: E731
+        per_window = lambda m: flat(m.expand(B, *m.shape[-4:]))  # noqa: E731  (mask per window)
         if self._fused_backward(x):
             return self.proj(WindowFlashAttention.apply(
-                qkv, scatter, heads, (L, ), (gather, ), flat(mask.expand(B, *mask.shape[-4:])),
-                gather_or_zero))
+                qkv, scatter, heads, (L, ), (gather, ), per_window(mask), gather_or_zero))
         # Project the real tokens, then pad, roll and partition them in one gather; the head
         # split is a view: (B, nW, L, 3, heads, e) -> q, k, v of (B, nW, heads, L, e).
         q, k, v = qkv.index_select(1, gather).view(B, nW, L, 3, heads, -1).permute(
@@ -338,9 +343,7 @@ class Attention(nn.Module):
             v = torch.cat([v, extra(v_pool)], dim=3)
             if mask is not None:  # pooled keys: no bias, never masked
                 mask = F.pad(mask, (0, nW))
-        if mask is not None:
-            mask = flat(mask.expand(B, *mask.shape[-4:]))
-        x = self._sdpa(flat(q), flat(k), flat(v), mask)                # (B * nW, heads, L, e)
+        x = self._sdpa(flat(q), flat(k), flat(v), None if mask is None else per_window(mask))                # (B * nW, heads, L, e)
         # Back to the grid (un-partition, roll back and crop in one gather), then project.
         return self.proj(_merge_windows(x, B).index_select(1, scatter))
 
@@ -352,8 +355,5 @@ class Attention(nn.Module):
         lengths, gathers, scatter = window_groups(grid, self.window, x.device)
         if self._fused_backward(x):
             return WindowFlashAttention.apply(qkv, scatter, heads, lengths, gathers)
-        outs = []
-        for L, g in zip(lengths, gathers):
-            q, k, v = _split_windows(qkv.index_select(1, g), B, g.numel() // L, heads)
-            outs.append(_merge_windows(self._sdpa(q, k, v), B))
-        return _cat(outs).index_select(1, scatter)
+        outs = _each_group(qkv, heads, lengths, gathers, self._sdpa)
+        return _cat([_merge_windows(out, B) for out in outs]).index_select(1, scatter)
