@@ -95,3 +95,27 @@ def test_real_timer_on_a_deployment_path():
     arch = DeiTArch(depth=1, num_heads=2, head_dim=16, img_size=32, patch_size=8)
     m = path_timer('onnxruntime', 'fp32', threads=1, warmup=1, rounds=2, iters=3)(arch)
     assert m.threads == 1 and len(m.round_ms) == 2 and m.latency_ms > 0
+
+
+def test_passes_keep_the_fastest_attempt_whose_rounds_agreed(archs):
+    """A slow spell that lasts through one attempt's rounds agrees with itself: the second pass
+    over the whole list catches it, and a faster attempt whose rounds disagree does not win."""
+    a, b, c = archs
+    timer = ScriptedTimer({
+        a: [[12, 12.1, 12], [8.6, 8.7, 8.6]],       # a slow spell in pass 1, rounds agreeing
+        b: [[20, 20.2, 20], [14, 19, 14]],          # pass 2 faster but its rounds disagree
+        c: [[5, 5, 5.1], [5.05, 5.05, 5.05]],       # the same twice
+    })
+    said = []
+    rows = measure_table(archs, timer, max_spread=0.05, retries=2, progress=said.append,
+                         passes=2)
+    assert timer.calls == [a, b, c, a, b, c]  # pass after pass, nothing left to re-measure
+    assert rows[0].latency_ms == pytest.approx(8.6) and rows[0].trusted
+    assert rows[0].figures == [pytest.approx(12.0), pytest.approx(8.6)]
+    assert rows[1].latency_ms == pytest.approx(20.0) and rows[1].trusted
+    assert rows[2].latency_ms == pytest.approx(5.0) and rows[2].pass_spread < 0.05
+    # the two that differed between passes are named with their figures
+    (line, ) = [m for m in said if 'differed between passes' in m]
+    assert line.startswith('2 of 3') and '12.00, 8.60 ms' in line
+    with pytest.raises(ValueError, match='passes=0'):
+        measure_table(archs, timer, passes=0)

@@ -3,12 +3,14 @@ configurations, measure each, fit on part of them and report the error on the he
 
     python tools/analysis_tools/fit_predictor.py [--num 100] [--seed 0] [--batch-size 1]
         [--backend torch|onnxruntime] [--precision fp32|bf16|int8] [--threads N]
-        [--clock wall|cpu] [--statistic median|best] [--rounds 5] [--max-spread 0.05]
-        [--retries 2] [--max-untrusted 0.1] [--form auto|linear|sized|boosted] [--folds 5]
+        [--clock wall|cpu] [--statistic median|best] [--rounds 5] [--passes 2]
+        [--max-spread 0.05] [--retries 2] [--max-untrusted 0.1] [--form auto|linear|sized|boosted] [--folds 5]
         [--holdout 0.25] [--out FILE.json] [--data FILE.csv]
 
 The defaults are the settings a model is deployed with: all the threads this process may use,
-the wall clock, the median round. A configuration whose rounds disagree by more than
+the wall clock, the median round. Every configuration is measured in ``--passes`` passes over the
+whole sample (each in a model built anew) and keeps its fastest attempt whose rounds agreed. A
+configuration whose rounds disagree by more than
 ``--max-spread`` is measured again (``--retries`` times, at the end) and, if it still disagrees,
 named and left out of the fit; more than ``--max-untrusted`` of them stops the tool. Every model
 form is cross-validated on the training share (``--folds``) and reported on the held-out share;
@@ -32,7 +34,7 @@ from vit_scaled.cost.predictor import FORMS, fit_and_evaluate, sample_deit_archs
 
 # How a table was measured: saved beside it, and taken from there when refitting with --data.
 SETTINGS = ('backend', 'precision', 'threads', 'batch_size', 'clock', 'statistic', 'rounds',
-            'max_spread')
+            'passes', 'max_spread')
 
 
 def parse_args():
@@ -51,6 +53,8 @@ def parse_args():
     p.add_argument('--max-spread', type=float, default=0.05,
                    help='rounds disagreeing by more than this share are measured again')
     p.add_argument('--retries', type=int, default=2, help='re-measurements of a noisy config')
+    p.add_argument('--passes', type=int, default=2,
+                   help='passes over all configurations, each keeping the fastest agreeing one')
     p.add_argument('--max-untrusted', type=float, default=0.1,
                    help='share of configurations allowed to stay noisy (left out of the fit)')
     p.add_argument('--form', default='auto', help=f'auto (cross-validated) or one of {FORMS}')
@@ -78,8 +82,9 @@ def check_args(args):
     if args.num < 8 or min(args.batch_size, args.rounds, args.threads or 1, args.folds - 1) <= 0:
         raise BadInput('--num must be at least 8, --folds at least 2; --batch-size, --rounds and '
                        '--threads positive')
-    if args.max_spread <= 0 or args.retries < 0:
-        raise BadInput('--max-spread must be positive and --retries at least 0')
+    if args.max_spread <= 0 or args.retries < 0 or args.passes < 1:
+        raise BadInput(f'--max-spread {args.max_spread} must be positive, --retries '
+                       f'{args.retries} at least 0 and --passes {args.passes} at least 1')
     if args.data and not osp.isfile(args.data):
         raise BadInput(f'--data {args.data!r} does not exist')
 
@@ -105,7 +110,9 @@ def main():
                            rounds=args.rounds, round_s=0.2, clock=args.clock)
         rows = measure_table(sample_deit_archs(args.num, args.seed), timer, args.statistic,
                              args.max_spread, args.retries,
-                             lambda msg: print(f'{msg} ({time.time() - t0:.0f} s)', flush=True))
+                             passes=args.passes,
+                             progress=lambda msg: print(f'{msg} ({time.time() - t0:.0f} s)',
+                                                        flush=True))
         settings = dict({name: getattr(args, name) for name in SETTINGS}, threads=threads)
         save_table(osp.splitext(out)[0] + '.csv', rows, settings)
     untrusted = [i for i, r in enumerate(rows) if not r.trusted]
