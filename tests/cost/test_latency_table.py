@@ -114,6 +114,7 @@ def test_passes_keep_the_fastest_attempt_whose_rounds_agreed(archs):
     assert rows[0].figures == [pytest.approx(12.0), pytest.approx(8.6)]
     assert rows[1].latency_ms == pytest.approx(20.0) and rows[1].trusted
     assert rows[2].latency_ms == pytest.approx(5.0) and rows[2].pass_spread < 0.05
+    assert not any(r.remeasured for r in rows)  # two passes each, no retry
     # the two that differed between passes are named with their figures
     (line, ) = [m for m in said if 'differed between passes' in m]
     assert line.startswith('2 of 3') and '12.00, 8.60 ms' in line

@@ -48,10 +48,12 @@ class Row:
     spreads: List[float] = field(default_factory=list)  # of every attempt, in order
     trusted: bool = True
     figures: List[float] = field(default_factory=list)  # every attempt's latency, in order
+    passes: int = 1               # attempts that were passes over the whole list
 
     @property
     def remeasured(self) -> bool:
-        return len(self.spreads) > 1
+        """Measured again for disagreeing rounds, beyond the passes every row gets."""
+        return len(self.spreads) > self.passes
 
     def keep(self, latency_ms: float, spread: float, max_spread: float):
         """Record an attempt and keep the best so far: among attempts whose rounds agreed, the
@@ -95,7 +97,7 @@ def measure_table(archs: Sequence, timer: Callable[[object], Measurement],
             m = timer(arch)
             f = _figure(m, statistic)
             if p == 0:
-                rows.append(Row(arch, f, m.spread, [m.spread], figures=[f]))
+                rows.append(Row(arch, f, m.spread, [m.spread], figures=[f], passes=passes))
             else:
                 rows[i].keep(f, m.spread, max_spread)
             progress(f'[{"" if passes == 1 else f"pass {p + 1}, "}{i + 1}/{len(archs)}] '
@@ -139,7 +141,7 @@ def _name(arch) -> str:
     return describe(arch)
 
 
-FIELDS = ('family', 'arch', 'latency_ms', 'spread', 'spreads', 'trusted', 'figures')
+FIELDS = ('family', 'arch', 'latency_ms', 'spread', 'spreads', 'trusted', 'figures', 'passes')
 
 
 def settings_path(path: str) -> str:
@@ -159,7 +161,7 @@ def save_table(path: str, rows: Sequence[Row], settings: Optional[dict] = None):
         for r in rows:
             w.writerow([family_of(r.arch).name, json.dumps(r.arch.to_dict(), sort_keys=True),
                         r.latency_ms, r.spread, json.dumps(r.spreads), int(r.trusted),
-                        json.dumps(r.figures)])
+                        json.dumps(r.figures), r.passes])
 
 
 def load_table(path: str) -> List[Row]:
@@ -173,7 +175,7 @@ def load_table(path: str) -> List[Row]:
         spread = float(r.get('spread') or 0.0)
         out.append(Row(arch, float(r['latency_ms']), spread,
                        json.loads(r.get('spreads') or '[]'), bool(int(r.get('trusted') or 1)),
-                       json.loads(r.get('figures') or '[]')))
+                       json.loads(r.get('figures') or '[]'), int(r.get('passes') or 1)))
     return out
 
 
