@@ -14,7 +14,6 @@ MSA-MatMul.
 import contextlib
 import csv
 import json
-import time
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
@@ -25,7 +24,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from ..fileio import atomic_open
 from .classes import CONTAINERS, OP_CLASSES, OpClass, classify, op_name
-from .measure import default_threads, torch_threads
+from .measure import default_threads, time_calls, torch_threads
 from .scopes import SCOPE_PREFIX, ModuleScopes
 
 ATTENTION_MODES = ('math', 'default')
@@ -117,11 +116,9 @@ def op_breakdown(model: nn.Module, x: torch.Tensor, kwargs: Optional[dict] = Non
             model(x, **kwargs)
         sync()
         with ModuleScopes(model, record=True) as scopes, profile(activities=activities) as prof:
-            t = time.perf_counter()
-            for _ in range(iters):
-                model(x, **kwargs)
-            sync()
-            wall = (time.perf_counter() - t) * 1000 / iters
+            (calls, ), _ = time_calls(lambda: model(x, **kwargs), sync, warmup=0, rounds=1,
+                                      iters=iters)
+    wall = sum(calls) / iters
     us = dict.fromkeys(OP_CLASSES, 0.0)
     framework = 0.0
     for e in prof.events():
