@@ -23,9 +23,13 @@ def test_base2_softmax_with_folded_scale_equals_base_e():
     mask = torch.zeros(50, 50).masked_fill_(torch.rand(50, 50) < 0.3, float('-inf'))
     mask.fill_diagonal_(0)
     for m in (None, mask, torch.randn(50, 50)):  # none, -inf mask, an additive bias
+        base_e = attention_math(q, k, v, m)
+        assert (attention_math(q, k, v, m, base2=True) - base_e).abs().max() <= 1e-6
+        # PyTorch's kernel sums in another order: a few fp32 ulps of outputs of order 1 (1.07e-6
+        # for base 2 with the additive bias on a 2026-12-03 machine; 1e-6 had passed before)
         ref = F.scaled_dot_product_attention(q, k, v, attn_mask=m)
-        assert (attention_math(q, k, v, m, base2=True) - ref).abs().max() <= 1e-6
-        assert (attention_math(q, k, v, m) - ref).abs().max() <= 1e-6
+        assert (base_e - ref).abs().max() <= 1e-6
+        assert (attention_math(q, k, v, m, base2=True) - ref).abs().max() <= 2e-6
 
 
 @pytest.mark.parametrize('chunk', [1, 7, 16, 64])
