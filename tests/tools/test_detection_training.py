@@ -79,13 +79,14 @@ def data_root(tmp_path_factory):
     return root
 
 
-@pytest.mark.skip(reason='not yet seen to pass: this setting reached box mAP 0.014; no probe from scratch on the '
-                  'small set passed 0.15 (up to 1500 steps; one-to-many proposals: 0.093 at 240 '
-                  'steps, 0.106-0.121 at 480, 0.145 at 960), the issue\'s recipe run for its 300 steps gave '
-                  '0.007-0.045, and no defect was found; in these 160 steps a backbone pretrained on '
-                  'the shapes gave 0.129, and 0.188 with DINO\'s denoising, but that pretraining is '
-                  'not part of the test yet: docs/detection.md, "Training on the small set", "what '
-                  'holds the detector in the plateau" and "third round"')
+@pytest.mark.skip(reason='not yet seen to pass: this setting reached box mAP 0.014; no probe from '
+                  'scratch on the small set passed 0.15 (up to 1500 steps; one-to-many proposals: '
+                  '0.093 at 240 steps, 0.106-0.121 at 480, 0.145 at 960), the issue\'s recipe run '
+                  'for its 300 steps gave 0.007-0.045, and no defect was found; in these 160 steps '
+                  'a backbone pretrained on the shapes gave 0.129, and 0.188 with DINO\'s '
+                  'denoising, but that pretraining is not part of the test yet: docs/detection.md, '
+                  '"Training on the small set", "what holds the detector in the plateau" and '
+                  '"third round"')
 def test_train_reaches_map_and_test_reproduces_it(tmp_path, data_root, run_script, small):
     from mmengine.config import Config
     from mmengine.runner import Runner

@@ -4,15 +4,16 @@ configurations, measure each, fit on part of them and report the error on the he
     python tools/analysis_tools/fit_predictor.py [--num 100] [--seed 0] [--batch-size 1]
         [--backend torch|onnxruntime] [--precision fp32|bf16|int8] [--threads N]
         [--clock wall|cpu] [--statistic median|best] [--rounds 5] [--passes 2]
-        [--max-spread 0.05] [--retries 2] [--max-untrusted 0.1] [--form auto|linear|sized|boosted] [--folds 5]
-        [--holdout 0.25] [--out FILE.json] [--data FILE.csv]
+        [--max-spread 0.05] [--retries 2] [--max-untrusted 0.1]
+        [--form auto|linear|sized|boosted] [--folds 5] [--holdout 0.25] [--out FILE.json]
+        [--data FILE.csv]
 
 The defaults are the settings a model is deployed with: all the threads this process may use,
-the wall clock, the median round. Every configuration is measured in ``--passes`` passes over the
-whole sample (each in a model built anew) and keeps its fastest attempt whose rounds agreed. A
-configuration whose rounds disagree by more than
-``--max-spread`` is measured again (``--retries`` times, at the end) and, if it still disagrees,
-named and left out of the fit; more than ``--max-untrusted`` of them stops the tool. Every model
+the wall clock, the median round. Every configuration is measured in ``--passes`` passes over
+the whole sample (each in a model built anew) and keeps its fastest attempt whose rounds agreed.
+A configuration whose rounds disagree by more than ``--max-spread`` is measured again
+(``--retries`` times, at the end) and, if it still disagrees, named and left out of the fit; more
+than ``--max-untrusted`` of them stops the tool. Every model
 form is cross-validated on the training share (``--folds``) and reported on the held-out share;
 ``--form auto`` keeps the best cross-validated one. The measurements are saved next to the
 predictor (``<out>.csv``, and how they were measured in ``<out>.settings.json``); ``--data``

@@ -64,10 +64,12 @@ def cpu_has_vnni() -> bool:
     under 0.2 with 7-bit ones; the VNNI machines the int8 figures in docs come from keep 8 bits."""
     try:
         with open('/proc/cpuinfo') as f:
-            flags = next((line for line in f if line.startswith('flags')), '').split()
+            flags = next((line for line in f if line.startswith('flags')), None)
     except OSError:
-        return True  # not Linux: keep ONNX Runtime's default
-    return 'avx512_vnni' in flags or 'avx_vnni' in flags
+        flags = None
+    if flags is None:
+        return True  # not Linux on x86: keep ONNX Runtime's default
+    return 'avx512_vnni' in flags.split() or 'avx_vnni' in flags.split()
 
 
 def onnx_session(model: nn.Module, x: torch.Tensor, precision: str, threads: int,

@@ -343,7 +343,8 @@ class Attention(nn.Module):
             v = torch.cat([v, extra(v_pool)], dim=3)
             if mask is not None:  # pooled keys: no bias, never masked
                 mask = F.pad(mask, (0, nW))
-        x = self._sdpa(flat(q), flat(k), flat(v), None if mask is None else per_window(mask))                # (B * nW, heads, L, e)
+        mask = None if mask is None else per_window(mask)
+        x = self._sdpa(flat(q), flat(k), flat(v), mask)                # (B * nW, heads, L, e)
         # Back to the grid (un-partition, roll back and crop in one gather), then project.
         return self.proj(_merge_windows(x, B).index_select(1, scatter))
 
