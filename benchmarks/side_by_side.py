@@ -56,8 +56,11 @@ def malloc_mode() -> str:
     return 'glibc malloc: no mmap, no trim' if stable else 'system malloc'
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, extra=None) -> argparse.Namespace:
+    """The common options; ``extra(parser)`` adds a benchmark's own."""
     parser = argparse.ArgumentParser(description=description)
+    if extra is not None:
+        extra(parser)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--rounds', type=int, default=15)
     parser.add_argument('--quick', action='store_true', help='few rounds, for a smoke run')

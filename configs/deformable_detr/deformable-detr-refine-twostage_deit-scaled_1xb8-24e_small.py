@@ -11,3 +11,8 @@ model = dict(
         patch_size=16,
         out_indices=[4]),
     neck=dict(in_channels=144))
+
+# Its own backbone weights, pretrained on the shapes as the DeiT-Tiny-like one's are:
+#     python tools/analysis_tools/pretrain_shapes_backbone.py configs/deformable_detr/deformable-detr-refine-twostage_deit-scaled_1xb8-24e_small.py work_dirs/shapes_backbones/deit-scaled_small.pth
+model['backbone']['init_cfg'] = dict(
+    type='Pretrained', checkpoint='work_dirs/shapes_backbones/deit-scaled_small.pth')

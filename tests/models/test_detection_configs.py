@@ -133,3 +133,58 @@ def test_channel_mapper_channels_that_differ_from_pit_stages_fail_at_build():
 def test_level_counts_that_disagree_fail_at_build(changes, match):
     with pytest.raises(ValueError, match=match):
         build(SMALL, dict(model=changes))
+
+
+# -- the two-stage options of CheckedDeformableDETR ----------------------------------------------
+def test_proposal_size_sets_the_proposals_side_per_level():
+    _, plain = build(SMALL, dict(model=dict(proposal_size=0.05)))
+    _, sized = build(SMALL, dict(model=dict(proposal_size=0.2)))
+    memory = torch.randn(2, 8 * 8 + 4 * 4, 256)
+    shapes = torch.tensor([[8, 8], [4, 4]])
+    _, ref = plain.gen_encoder_output_proposals(memory, None, shapes)
+    _, new = sized.gen_encoder_output_proposals(memory, None, shapes)
+    assert torch.allclose(ref[..., 2:].sigmoid(), torch.tensor([0.05] * 64 + [0.1] * 16)[None, :, None]
+                          .expand(2, -1, 2))                     # mmdet's 0.05 * 2**level
+    assert torch.allclose(new[..., 2:].sigmoid(), torch.tensor([0.2] * 64 + [0.4] * 16)[None, :, None]
+                          .expand(2, -1, 2))
+    assert torch.equal(new[..., :2], ref[..., :2])                # the centres are mmdet's
+
+
+@pytest.mark.parametrize('value', [0.5, 0.0, True, 'big'])
+def test_proposal_size_beyond_the_image_fails_at_build(value):
+    with pytest.raises(ValueError, match=rf'proposal_size={value!r} is invalid.*\(0\.01, 0\.495\)'):
+        build(SMALL, dict(model=dict(proposal_size=value)))
+
+
+def test_distinct_queries_skip_near_copies_of_a_better_proposal():
+    _, model = build(SMALL, dict(model=dict(num_queries=3, distinct_queries=0.7)))
+    boxes = torch.tensor([[0.3, 0.3, 0.2, 0.2],      # best
+                          [0.31, 0.3, 0.2, 0.2],     # a near copy of it (IoU 0.9)
+                          [0.7, 0.7, 0.2, 0.2],      # another object
+                          [0.3, 0.31, 0.2, 0.21]])   # another near copy
+    scores = torch.tensor([0.9, 0.8, 0.5, 0.4])
+    # NMS keeps 0 and 2; the third query is the best suppressed one
+    assert model._distinct(boxes, scores).tolist() == [0, 2, 1]
+    with pytest.raises(ValueError, match=r'distinct_queries=1\.5 is invalid'):
+        build(SMALL, dict(model=dict(distinct_queries=1.5)))
+
+
+def test_distinct_queries_feed_the_decoder_the_chosen_proposals():
+    _, model = build(SMALL, dict(model=dict(num_queries=5, distinct_queries=0.7)))
+    model.train()
+    memory = torch.randn(2, 8 * 8 + 4 * 4, 256)
+    shapes = torch.tensor([[8, 8], [4, 4]])
+    decoder_inputs, head_inputs = model.pre_decoder(memory, None, shapes)
+    assert decoder_inputs['query'].shape == decoder_inputs['query_pos'].shape == (2, 5, 256)
+    boxes, scores = head_inputs['enc_outputs_coord'], head_inputs['enc_outputs_class'][..., 0]
+    for i in range(2):
+        chosen = model._distinct(boxes[i].detach(), scores[i].detach())
+        assert torch.allclose(decoder_inputs['reference_points'][i], boxes[i, chosen])
+
+
+def test_missing_pretrained_backbone_names_the_file_and_the_way_out(tmp_path):
+    missing = str(tmp_path / 'none.pth')
+    _, model = build(SMALL, dict(model=dict(backbone=dict(init_cfg=dict(checkpoint=missing)))))
+    with pytest.raises(FileNotFoundError, match=rf"checkpoint='{missing}'\): no such file.*"
+                                                r'init_cfg=None'):
+        model.init_weights()

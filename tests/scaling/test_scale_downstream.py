@@ -1,5 +1,6 @@
 """``tools/scale.py`` on every downstream config of the repo writes a config whose whole model
-(backbone, neck, head) builds and runs a forward pass with the new width and depth."""
+(backbone, neck, head) builds, initialises (pretrained weights of the base's shape are dropped,
+with a note) and runs a forward pass with the new width and depth."""
 import glob
 import os.path as osp
 
@@ -54,6 +55,12 @@ def test_scaled_downstream_config_builds_and_runs(config, run_script, build_from
     assert arch == configs.arch_of(cfg)
     assert family_of(arch).num_layers(arch) != family_of(base).num_layers(base) or \
         arch.embed_dims != base.embed_dims           # the model did change
+    base_init = configs.find_backbone(configs.load(config))[0].get('init_cfg') or {}
+    if base_init.get('type') == 'Pretrained':   # weights of the base's shape: dropped, said so
+        assert cfg.model.backbone.init_cfg is None
+        assert f"pretrained weights ({base_init['checkpoint']}) have another shape" in \
+            out.read_text()
+        model.init_weights()                      # reads no checkpoint
     model.eval()
     x = family_of(arch).example_input(arch, 1)
     if cfg.default_scope == 'mmdet':

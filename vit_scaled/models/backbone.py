@@ -1,6 +1,7 @@
 """What every backbone of the package shares: the output options, loading weights through
 ``init_cfg=dict(type='Pretrained', ...)`` with the model's own key conversion, and freezing the
 first stages (kept frozen across ``train()``)."""
+import os
 from typing import Iterable, Optional, Tuple
 
 from mmengine.model import BaseModule
@@ -64,7 +65,13 @@ class TokenBackbone(BaseModule):
     def init_weights(self):
         cfg = self.init_cfg if isinstance(self.init_cfg, dict) else None
         if cfg and cfg.get('type') == 'Pretrained':
-            load_pretrained(self, cfg['checkpoint'], self.convert_state_dict, cfg.get('prefix'))
+            path = cfg['checkpoint']
+            if '://' not in str(path) and not os.path.isfile(path):
+                raise FileNotFoundError(
+                    f"init_cfg=dict(type='Pretrained', checkpoint={path!r}): no such file. The "
+                    f'config says where its {type(self).__name__} weights come from (its header); '
+                    'set init_cfg=None to start from random weights instead')
+            load_pretrained(self, path, self.convert_state_dict, cfg.get('prefix'))
             self._is_init = True
             return
         self.init_own_weights()

@@ -1,7 +1,7 @@
 """Scale a config: read its model, scale it with a strategy under a budget, write the new config.
 What ``tools/scale.py`` runs."""
 import os.path as osp
-from typing import Callable, Optional, Tuple, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 from ..cli import command_line
 from ..cost.analytic import analytic_cost
@@ -16,6 +16,15 @@ def default_out(base_config: str, budget: Budget) -> str:
     name = osp.splitext(osp.basename(base_config))[0]
     tag = format_cost(budget.kind, budget.value).replace('.', 'p')
     return osp.join('work_dirs', 'scaled', f'{name}_{budget.kind}-{tag}.py')
+
+
+def weights_notes(cfg, arch) -> List[str]:
+    stale = configs.stale_weights(cfg, arch)
+    if stale is None:
+        return []
+    return [f'the base backbone\'s pretrained weights ({stale}) have another shape: this config '
+            'starts from random weights (init_cfg=None); give it weights of its own shape with '
+            "model.backbone.init_cfg=dict(type='Pretrained', checkpoint=...)"]
 
 
 def scale_config(base_config: str, strategy: Union[str, Strategy], budget: Union[str, Budget],
@@ -50,6 +59,6 @@ def scale_config(base_config: str, strategy: Union[str, Strategy], budget: Union
         f'{budget} ({100 * result.below:.2f}% below; {result.cost_label})',
         f'FLOPs {format_cost("flops", c.flops)} (multiply-adds), params '
         f'{format_cost("params", c.params)} ({num_classes} classes)',
-    ] + [note_line(n) for n in result.notes])
+    ] + [note_line(n) for n in [*result.notes, *weights_notes(cfg, result.arch)]])
     configs.write_config(base_config, result.arch, out, header, cfg=cfg)
     return result, out, header

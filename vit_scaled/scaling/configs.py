@@ -7,8 +7,10 @@ depth (``out_indices``), every consumer of the backbone's width (a neck's or hea
 Input sizes are found in the data loaders: timm ``transform=dict(input_size=...)`` (this
 package's data sets) and OpenMMLab pipeline steps whose ``scale`` / ``crop_size`` / ``size`` equals
 the old resolution. Other sizes (a detector's multi-scale resize) do not follow the backbone's
-training resolution, so they are left alone.
+training resolution, so they are left alone. A backbone's pretrained weights (``init_cfg``) are
+dropped when the new shape could not load them.
 """
+import dataclasses
 import os.path as osp
 from typing import Any, Optional, Tuple
 
@@ -170,11 +172,29 @@ def _merge(node, change):
     return change
 
 
+def stale_weights(cfg, arch) -> Optional[str]:
+    """The checkpoint of the backbone's ``init_cfg=dict(type='Pretrained', ...)`` in ``cfg`` when
+    ``arch`` has another shape than the one it holds (a new resolution alone is fine: the
+    position embedding is resized on loading); otherwise None."""
+    b, _ = find_backbone(cfg)
+    init = b.get('init_cfg')
+    if not isinstance(init, dict) or init.get('type') != 'Pretrained':
+        return None
+    base = arch_of(cfg)
+    if dataclasses.replace(arch, img_size=base.img_size) == base:
+        return None
+    return str(init.get('checkpoint'))
+
+
 def overrides(cfg, arch) -> dict:
-    """Everything a child of ``cfg`` must set so that it trains and tests ``arch``."""
+    """Everything a child of ``cfg`` must set so that it trains and tests ``arch``. Pretrained
+    weights of the base's shape would not load into ``arch`` (``stale_weights``): the child
+    starts from random weights instead (``init_cfg=None``)."""
     base = arch_of(cfg)
     b, key = find_backbone(cfg)
     backbone = backbone_override(arch, b, base)
+    if stale_weights(cfg, arch) is not None:
+        backbone['init_cfg'] = None
     out = {'model': {'backbone': backbone}} if key == 'model.backbone' else {'model': backbone}
     out['model'].update(_consumers(cfg, key, arch, b))
     if tuple(base.img_size) != tuple(arch.img_size):

@@ -93,8 +93,9 @@ def _shape_mask(rng: np.random.Generator, label: int, h: int, w: int, size: floa
     return np.asarray(canvas, dtype=bool)
 
 
-def _draw_image(rng: np.random.Generator, spec: DetectionSetSpec):
-    """One image (uint8 RGB) and its objects: ``(label, visible mask)`` each."""
+def draw_image(rng: np.random.Generator, spec: DetectionSetSpec):
+    """One image (uint8 RGB, before JPEG) and its objects: ``(label, visible mask)`` each; the
+    next image of ``rng``'s stream, as ``write_coco_detection`` draws them."""
     h, w = spec.img_size
     img = _background(rng, h, w, spec.texture)
     owner = np.full((h, w), -1, dtype=np.int64)   # which object each pixel shows
@@ -133,7 +134,7 @@ def _write_split(root: str, split: str, num: int, spec: DetectionSetSpec,
     os.makedirs(osp.join(root, split), exist_ok=True)
     images, annotations = [], []
     for image_id in range(1, num + 1):
-        img, objects = _draw_image(rng, spec)
+        img, objects = draw_image(rng, spec)
         file_name = f'{image_id:06d}.jpg'
         Image.fromarray(img).save(osp.join(root, split, file_name), quality=spec.jpeg_quality)
         images.append(dict(id=image_id, file_name=file_name, height=img.shape[0], width=img.shape[1]))
