@@ -14,5 +14,5 @@ model = dict(
 
 # Its own backbone weights, pretrained on the shapes as the DeiT-Tiny-like one's are:
 #     python tools/analysis_tools/pretrain_shapes_backbone.py configs/deformable_detr/deformable-detr-refine-twostage_deit-scaled_1xb8-24e_small.py work_dirs/shapes_backbones/deit-scaled_small.pth
-model['backbone']['init_cfg'] = dict(
-    type='Pretrained', checkpoint='work_dirs/shapes_backbones/deit-scaled_small.pth')
+model['backbone']['init_cfg'] = dict(   # _delete_: the base sets None (weights of its shape)
+    _delete_=True, type='Pretrained', checkpoint='work_dirs/shapes_backbones/deit-scaled_small.pth')

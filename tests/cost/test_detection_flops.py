@@ -30,9 +30,9 @@ def test_sampling_count_matches_the_formula_by_hand(small):
     heads, levels, points, head_dim = 8, 2, 4, 256 // 8
     per_query = 5 * heads * levels * points * head_dim          # 4 bilinear + 1 weighted sum
     encoder = 2 * tokens * per_query                            # 2 layers, every token queries
-    decoder = 2 * 30 * per_query                                # 2 layers of 30 object queries
-    assert det.msda == encoder + decoder == 10_854_400
-    assert sorted(c[1] for c in det.msda_calls) == [30, 30, tokens, tokens]
+    decoder = 2 * 100 * per_query                               # 2 layers of 100 object queries
+    assert det.msda == encoder + decoder == 12_288_000
+    assert sorted(c[1] for c in det.msda_calls) == [100, 100, tokens, tokens]
     assert msda_sampling_flops(tokens, heads, levels, points, head_dim) == tokens * per_query
     assert det.total == sum(det.traced.values()) + det.msda
     assert det.backbone == sum(traced_flops(small.backbone, x).values())

@@ -5,11 +5,13 @@ maps against the neck's ``in_channels``, and the neck's levels against ``num_fea
 the ``num_levels`` of every deformable attention (encoder self-attention, decoder
 cross-attention). A mismatch only shows at the first forward pass, as a shape error deep inside
 a convolution or mmcv's sampling; here it fails at build time naming both numbers. The detector
-is otherwise mmdet's, unchanged: a config switches to it with ``model = dict(type=...)``.
+is otherwise mmdet's: a config switches to it with ``model = dict(type=...)``, and its two
+two-stage options are off by default: ``proposal_size`` (the proposals' prior side) and
+``distinct_queries`` (the decoder's queries taken after an NMS of the proposals).
 
 ``OneToManyProposalDETRHead`` is mmdet's Deformable DETR head with one option for two-stage
-training: the encoder's proposals matched one-to-many (docs/detection.md, "what holds the
-detector in the plateau").
+training: the encoder's proposals matched one-to-many. Why the small configs use all three:
+docs/detection.md, "What made the small detector learn".
 
 This module imports mmdet, so it is not imported by ``import vit_scaled``; detection configs list
 it in ``custom_imports``.
@@ -52,7 +54,12 @@ class CheckedDeformableDETR(DeformableDETR):
     """``DeformableDETR`` (mmdet 3.3) that validates, once built, that the backbone's output
     channels match the neck's ``in_channels`` and that the neck's number of levels matches
     ``num_feature_levels`` and the ``num_levels`` of the encoder's and decoder's deformable
-    attention. Raises ``ValueError`` naming both sides of the first disagreement."""
+    attention. Raises ``ValueError`` naming both sides of the first disagreement.
+
+    Two-stage options (mmdet's behaviour at their defaults): ``proposal_size``, the side of the
+    encoder's proposals at the finest level as a share of the image (doubling per level; mmdet's
+    0.05); ``distinct_queries``, an IoU: the decoder's queries are the best proposals that a
+    class-agnostic NMS at that IoU keeps (0: mmdet's plain top-k)."""
 
     def __init__(self, *args, proposal_size: float = 0.05, distinct_queries: float = 0.0,
                  **kwargs):
@@ -61,7 +68,7 @@ class CheckedDeformableDETR(DeformableDETR):
         if isinstance(distinct_queries, bool) or not isinstance(distinct_queries, (int, float)) \
                 or not 0 <= distinct_queries < 1:
             raise ValueError(f'distinct_queries={distinct_queries!r} is invalid: expected an IoU '
-                             'in (0, 1), or 0 for mmdet\'s plain top-k of the proposals')
+                             'in [0, 1); 0 is mmdet\'s plain top-k of the proposals')
         self.distinct_queries = float(distinct_queries)
         top = 0.99 / 2 ** (self.num_feature_levels - 1)
         if isinstance(proposal_size, bool) or not isinstance(proposal_size, (int, float)) \
