@@ -85,3 +85,17 @@ def test_strategy_pushed_far_beyond_its_candidates_warns(run_script, tmp_path):
     assert any(line.startswith('warning: mlp_ratio') for line in warned), err
     assert all('fitted on (x' in line for line in warned)
     assert 'warning: depth' in (tmp_path / 'far.py').read_text()     # and in the config's header
+
+
+def test_weights_are_kept_for_a_new_resolution_and_dropped_for_a_new_shape():
+    import dataclasses
+    cfg = configs.load(osp.join(ROOT, 'configs', 'deformable_detr',
+                                'deformable-detr_deit-tiny_16xb2-50e_coco.py'))
+    base = configs.arch_of(cfg)
+    checkpoint = configs.find_backbone(cfg)[0]['init_cfg']['checkpoint']
+    bigger = dataclasses.replace(base, img_size=(320, 320))     # pos_embed is resized on loading
+    assert configs.stale_weights(cfg, bigger) is None
+    assert 'init_cfg' not in configs.overrides(cfg, bigger)['model']['backbone']
+    deeper = dataclasses.replace(base, depth=base.depth + 2)
+    assert configs.stale_weights(cfg, deeper) == checkpoint
+    assert configs.overrides(cfg, deeper)['model']['backbone']['init_cfg'] is None
